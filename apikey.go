@@ -1,0 +1,36 @@
+package lethe
+
+import (
+	"slices"
+	"time"
+)
+
+// Scope is a permission an API key holds.
+type Scope string
+
+// Scopes. ScopeAdmin implies every scope, including scopes added later.
+const (
+	ScopeConsentRead  Scope = "consent:read"
+	ScopeConsentWrite Scope = "consent:write"
+	ScopeAuditRead    Scope = "audit:read"
+	ScopeAdmin        Scope = "admin"
+)
+
+// Scopes lists the known scopes.
+var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeAdmin}
+
+// APIKey is a bearer credential. Only the SHA-256 of its secret is stored;
+// the secret is shown once, when the key is created.
+type APIKey struct {
+	ID        string // public part, e.g. "k_01J..."
+	Name      string
+	Scopes    []Scope
+	Hash      []byte // SHA-256 of the secret
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Allows reports whether the key holds scope s (admin holds every scope).
+func (k *APIKey) Allows(s Scope) bool {
+	return slices.Contains(k.Scopes, ScopeAdmin) || slices.Contains(k.Scopes, s)
+}

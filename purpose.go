@@ -1,0 +1,139 @@
+package lethe
+
+// Config is the privacy-as-code declaration read from lethe.yaml: who the
+// controller is, why personal data is processed and under which lawful
+// basis. Package config decodes it strictly, expands ${VAR}, validates it
+// and publishes its JSON Schema; the types here are what the rest of Lethe
+// works with.
+type Config struct {
+	// Controller is the Art. 30(1)(a) identity of the controller.
+	Controller Controller `yaml:"controller" json:"controller"`
+	// Jurisdiction is the default legal regime for events and requests that
+	// do not name one. Defaults to gdpr.
+	Jurisdiction Jurisdiction `yaml:"jurisdiction,omitempty" json:"jurisdiction,omitempty"`
+	// Purposes declares every purpose of processing.
+	Purposes []Purpose `yaml:"purposes" json:"purposes"`
+}
+
+// Purpose returns the purpose with the given id.
+func (c *Config) Purpose(id string) (*Purpose, bool) {
+	for i := range c.Purposes {
+		if c.Purposes[i].ID == id {
+			return &c.Purposes[i], true
+		}
+	}
+	return nil, false
+}
+
+// PurposeIDs lists the declared purpose ids in declaration order.
+func (c *Config) PurposeIDs() []string {
+	ids := make([]string, len(c.Purposes))
+	for i, p := range c.Purposes {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// Controller identifies the controller (Art. 30(1)(a)).
+type Controller struct {
+	Name           string   `yaml:"name" json:"name"`
+	Contact        string   `yaml:"contact,omitempty" json:"contact,omitempty"`
+	Address        string   `yaml:"address,omitempty" json:"address,omitempty"`
+	DPO            *Contact `yaml:"dpo,omitempty" json:"dpo,omitempty"`
+	Representative *Contact `yaml:"representative,omitempty" json:"representative,omitempty"`
+}
+
+// Contact is a person or office that can be reached.
+type Contact struct {
+	Name    string `yaml:"name,omitempty" json:"name,omitempty"`
+	Email   string `yaml:"email,omitempty" json:"email,omitempty"`
+	Phone   string `yaml:"phone,omitempty" json:"phone,omitempty"`
+	Address string `yaml:"address,omitempty" json:"address,omitempty"`
+}
+
+// Purpose is one purpose of processing with its lawful basis.
+type Purpose struct {
+	ID          string `yaml:"id" json:"id"`
+	Name        string `yaml:"name,omitempty" json:"name,omitempty"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// LawfulBasis is the Art. 6(1) basis.
+	LawfulBasis LawfulBasis `yaml:"lawful_basis" json:"lawful_basis"`
+	// SpecialCategory marks processing of Art. 9 data; Art9Condition is then
+	// required.
+	SpecialCategory bool          `yaml:"special_category,omitempty" json:"special_category,omitempty"`
+	Art9Condition   Art9Condition `yaml:"art9_condition,omitempty" json:"art9_condition,omitempty"`
+	// Categories lists the categories of personal data (contact.email, ...).
+	Categories []string    `yaml:"categories,omitempty" json:"categories,omitempty"`
+	Recipients []Recipient `yaml:"recipients,omitempty" json:"recipients,omitempty"`
+	// Retention is how long data processed for the purpose is kept.
+	Retention Duration `yaml:"retention,omitempty" json:"retention,omitempty"`
+	// PolicyVersion is the current version of the notice shown for consent.
+	// Required for consent purposes.
+	PolicyVersion string `yaml:"policy_version,omitempty" json:"policy_version,omitempty"`
+	// AlsoAccept lists older policy versions whose consents remain valid.
+	AlsoAccept []string `yaml:"also_accept,omitempty" json:"also_accept,omitempty"`
+	// ConsentMaxAge is how long a consent stays valid before it must be
+	// renewed. Defaults to no limit.
+	ConsentMaxAge Duration `yaml:"consent_max_age,omitempty" json:"consent_max_age,omitempty"`
+	// GPC marks purposes that a Global Privacy Control signal opts out of.
+	GPC bool `yaml:"gpc,omitempty" json:"gpc,omitempty"`
+}
+
+// AcceptsPolicy reports whether a consent given to version v is still valid.
+func (p *Purpose) AcceptsPolicy(v string) bool {
+	if v == p.PolicyVersion {
+		return true
+	}
+	for _, a := range p.AlsoAccept {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Recipient is a recipient of the purpose's data (Art. 30(1)(d)), with the
+// country and the safeguard for a transfer outside the EEA (Art. 30(1)(e)).
+type Recipient struct {
+	Name      string `yaml:"name" json:"name"`
+	Country   string `yaml:"country,omitempty" json:"country,omitempty"`
+	Safeguard string `yaml:"safeguard,omitempty" json:"safeguard,omitempty"`
+}
+
+// LawfulBasis is one of the six Art. 6(1) bases.
+type LawfulBasis string
+
+// The Art. 6(1) lawful bases.
+const (
+	BasisConsent             LawfulBasis = "consent"
+	BasisContract            LawfulBasis = "contract"
+	BasisLegalObligation     LawfulBasis = "legal_obligation"
+	BasisVitalInterests      LawfulBasis = "vital_interests"
+	BasisPublicTask          LawfulBasis = "public_task"
+	BasisLegitimateInterests LawfulBasis = "legitimate_interests"
+)
+
+// LawfulBases lists the valid lawful bases in Art. 6(1) order.
+var LawfulBases = []LawfulBasis{BasisConsent, BasisContract, BasisLegalObligation, BasisVitalInterests, BasisPublicTask, BasisLegitimateInterests}
+
+// Art9Condition is the Art. 9(2) condition for special-category data.
+type Art9Condition string
+
+// Art9Conditions lists the valid Art. 9(2) conditions, (a) to (j).
+var Art9Conditions = []Art9Condition{
+	"explicit_consent", "employment_social_security", "vital_interests", "nonprofit_body", "made_public",
+	"legal_claims", "substantial_public_interest", "health_or_social_care", "public_health", "archiving_research",
+}
+
+// Jurisdiction is the legal regime a consent or request falls under.
+type Jurisdiction string
+
+// Jurisdictions.
+const (
+	GDPR Jurisdiction = "gdpr"
+	CCPA Jurisdiction = "ccpa"
+	LGPD Jurisdiction = "lgpd"
+)
+
+// Jurisdictions lists the supported regimes.
+var Jurisdictions = []Jurisdiction{GDPR, CCPA, LGPD}
