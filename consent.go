@@ -69,7 +69,9 @@ const (
 )
 
 // ReasonLawfulBasis is the reason given for a purpose not based on consent.
-func ReasonLawfulBasis(b LawfulBasis) ConsentReason { return ConsentReason("lawful_basis:" + string(b)) }
+func ReasonLawfulBasis(b LawfulBasis) ConsentReason {
+	return ConsentReason("lawful_basis:" + string(b))
+}
 
 // ConsentDecision answers whether processing for a purpose is allowed now.
 type ConsentDecision struct {
