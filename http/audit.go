@@ -1,0 +1,4 @@
+package http
+
+// registerAudit registers the audit log endpoints.
+func (s *Server) registerAudit() {}
