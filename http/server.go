@@ -13,9 +13,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
-	"runtime/debug"
 	"time"
 	"unicode/utf8"
 
@@ -83,15 +83,15 @@ type Options struct {
 
 // Server is Lethe's HTTP API. Its handler is safe for concurrent use.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	ledger  *consent.Ledger
-	keys    *apikey.Service
-	reg     *prometheus.Registry
-	metrics *metrics
-	mux     *http.ServeMux
-	api     huma.API
-	spec    []byte // OpenAPI 3.1 JSON
+	opts     Options
+	log      *slog.Logger
+	ledger   *consent.Ledger
+	keys     *apikey.Service
+	reg      *prometheus.Registry
+	metrics  *metrics
+	mux      *http.ServeMux
+	api      huma.API
+	spec     []byte // OpenAPI 3.1 JSON
 	specYAML []byte
 	// gpcPurposes lists the purposes a Sec-GPC signal opts out of.
 	gpcPurposes []string
