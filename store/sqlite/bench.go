@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// RawInsertBaseline is a benchmark aid: it measures n plain INSERTs of a
+// consent_events-shaped row, one per transaction, into a scratch table with
+// the same columns and primary key but no triggers, no projection and no
+// audit log, through the same writer connection and durability settings as
+// the store. Benchmarks report the consent ledger's append rate as a ratio
+// against it. The scratch table (lethe_bench_raw) is created and dropped by
+// the call, so do not run it against a production database at peak.
+func (s *Store) RawInsertBaseline(ctx context.Context, n int) (time.Duration, error) {
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS lethe_bench_raw (
+ id BLOB NOT NULL PRIMARY KEY, subject_ref BLOB NOT NULL, purpose TEXT NOT NULL, granted INTEGER NOT NULL,
+ policy_version TEXT NOT NULL, mechanism TEXT NOT NULL, jurisdiction TEXT NOT NULL, source TEXT NOT NULL,
+ recorded_at INTEGER NOT NULL, evidence BLOB) WITHOUT ROWID`); err != nil {
+		return 0, translate("create raw insert table", err)
+	}
+	defer s.writer.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS lethe_bench_raw`)
+	st, err := s.writer.PrepareContext(ctx, `INSERT INTO lethe_bench_raw
+ (id, subject_ref, purpose, granted, policy_version, mechanism, jurisdiction, source, recorded_at, evidence)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, translate("prepare raw insert", err)
+	}
+	defer st.Close()
+	var ref [32]byte
+	evidence := make([]byte, 160)
+	_, _ = rand.Read(ref[:])
+	_, _ = rand.Read(evidence)
+	start := time.Now()
+	for range n {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return 0, err
+		}
+		if err := rawInsert(ctx, s.writer, st, id, ref[:], evidence); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+func rawInsert(ctx context.Context, db *sql.DB, st *sql.Stmt, id uuid.UUID, ref, evidence []byte) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return translate("raw insert", err)
+	}
+	if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, id[:], ref, "marketing_email", true, "2026-03",
+		"signup_form", "gdpr", "bench", time.Now().UnixMicro(), evidence); err != nil {
+		return errors.Join(fmt.Errorf("raw insert: %w", err), tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		return translate("raw insert", err)
+	}
+	return nil
+}

@@ -1,0 +1,25 @@
+// Package sqlite is Lethe's embedded default store: the consent ledger, the
+// audit log, subject keys and API keys in one SQLite file (pure Go driver
+// modernc.org/sqlite), so that `lethe serve` works with nothing but a data
+// directory. It implements lethe.Store and lethe.ChangeFeed and passes
+// store/storetest.
+//
+// The file is opened in WAL mode with one writer connection and a pool of
+// read-only connections; every write transaction is BEGIN IMMEDIATE, which
+// serialises writers across processes too (busy_timeout makes them wait
+// rather than fail). Each connection gets its pragmas from the DSN:
+// busy_timeout, foreign_keys=ON, secure_delete=ON (freed bytes are zeroed,
+// which is what makes shredding a key overwrite it in the file), and
+// synchronous.
+//
+// Durability: synchronous=NORMAL by default. In WAL mode a commit then
+// survives any crash of the process; an OS crash or power loss may lose the
+// most recent commits but never corrupts the database. Options.Synchronous
+// "FULL" fsyncs the WAL on every commit for deployments that must not lose
+// an acknowledged consent even to power loss.
+//
+// Schema migrations are embedded and applied with goose on Open (and by
+// Migrate). Times are stored as INTEGER unix microseconds UTC, subject
+// references as 32-byte BLOBs. Consent events, audit entries, audit tree
+// hashes and checkpoints are append-only: triggers refuse UPDATE and DELETE.
+package sqlite

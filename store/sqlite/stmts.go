@@ -1,0 +1,73 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+)
+
+// writerStmts are the hot-path statements, prepared once on the single
+// writer connection and reused by every transaction (tx.StmtContext finds
+// the statement already prepared on that connection), which spares SQLite a
+// parse and plan per row.
+type writerStmts struct {
+	eventInsert *sql.Stmt
+	stateUpsert *sql.Stmt
+	headGet     *sql.Stmt
+	headSet     *sql.Stmt
+	hashGet     *sql.Stmt
+	hashInsert  *sql.Stmt
+	entryInsert *sql.Stmt
+}
+
+const (
+	sqlEventInsert = `INSERT INTO consent_events
+ (id, subject_ref, purpose, granted, policy_version, mechanism, jurisdiction, source, recorded_at, evidence)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// The state moves only to a newer event: later RecordedAt, or the same
+	// instant and a greater id (UUIDv7 bytes compare in time order).
+	sqlStateUpsert = `INSERT INTO consent_state
+ (subject_ref, purpose, granted, policy_version, event_id, recorded_at)
+ VALUES (?, ?, ?, ?, ?, ?)
+ ON CONFLICT (subject_ref, purpose) DO UPDATE SET
+   granted = excluded.granted, policy_version = excluded.policy_version,
+   event_id = excluded.event_id, recorded_at = excluded.recorded_at
+ WHERE excluded.recorded_at > consent_state.recorded_at
+    OR (excluded.recorded_at = consent_state.recorded_at AND excluded.event_id > consent_state.event_id)`
+	sqlHeadGet     = `SELECT size, last_hash FROM audit_head WHERE id = 1`
+	sqlHeadSet     = `UPDATE audit_head SET size = ?, last_hash = ? WHERE id = 1 AND size = ?`
+	sqlHashGet     = `SELECT hash FROM audit_tree_hashes WHERE idx = ?`
+	sqlHashInsert  = `INSERT INTO audit_tree_hashes (idx, hash) VALUES (?, ?)`
+	sqlEntryInsert = `INSERT INTO audit_entries
+ (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		dst *(*sql.Stmt)
+		sql string
+	}{
+		{&w.eventInsert, sqlEventInsert},
+		{&w.stateUpsert, sqlStateUpsert},
+		{&w.headGet, sqlHeadGet},
+		{&w.headSet, sqlHeadSet},
+		{&w.hashGet, sqlHashGet},
+		{&w.hashInsert, sqlHashInsert},
+		{&w.entryInsert, sqlEntryInsert},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (w *writerStmts) close() {
+	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet, w.hashInsert, w.entryInsert} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
