@@ -49,9 +49,6 @@ CREATE TABLE audit_entries (
     hash         BLOB    NOT NULL CHECK (length(hash) = 32)
 );
 
--- What was done to a subject, for access requests and investigations.
-CREATE INDEX audit_entries_subject ON audit_entries (subject_ref, seq) WHERE subject_ref IS NOT NULL;
-
 -- Stored Merkle tree hashes at tlog.StoredHashIndex positions: append-only.
 CREATE TABLE audit_tree_hashes (
     idx  INTEGER NOT NULL PRIMARY KEY CHECK (idx >= 0),
