@@ -1,0 +1,120 @@
+package audit_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/store/sqlite"
+)
+
+// backend opens a real store of one kind, with a raw SQL handle on its
+// database that bypasses it (to play the attacker with a database shell).
+type backend struct {
+	name string
+	open func(t testing.TB) *rawStore
+}
+
+type rawStore struct {
+	lethe.Store
+	db       *sql.DB
+	dollar   bool // $1 placeholders instead of ?
+	triggers func(t testing.TB) []string
+	drop     func(name string) string
+}
+
+func backends() []backend {
+	return []backend{
+		{"sqlite", openSQLite},
+	}
+}
+
+func openSQLite(t testing.TB) *rawStore {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "lethe.db")})
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	r := &rawStore{Store: s, db: s.DB()}
+	r.triggers = func(t testing.TB) []string {
+		return r.strings(t, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'audit%'`)
+	}
+	r.drop = func(name string) string { return "DROP TRIGGER " + name }
+	return r
+}
+
+// exec runs a statement written with ? placeholders.
+func (r *rawStore) exec(t testing.TB, query string, args ...any) int64 {
+	t.Helper()
+	res, err := r.db.ExecContext(context.Background(), r.rebind(query), args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	n, _ := res.RowsAffected()
+	return n
+}
+
+func (r *rawStore) strings(t testing.TB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := r.db.QueryContext(context.Background(), r.rebind(query), args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (r *rawStore) rebind(q string) string {
+	if !r.dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// dropAppendOnly removes the triggers that make the audit tables
+// append-only, as an attacker with a database shell would.
+func (r *rawStore) dropAppendOnly(t testing.TB) {
+	t.Helper()
+	names := r.triggers(t)
+	if len(names) == 0 {
+		t.Fatal("no append-only triggers found on the audit tables")
+	}
+	for _, n := range names {
+		r.exec(t, r.drop(n))
+	}
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, open func(testing.TB) *rawStore)) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b.open)
+		})
+	}
+}
