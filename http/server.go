@@ -26,6 +26,7 @@ import (
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/apikey"
+	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/consent"
 )
 
@@ -50,11 +51,16 @@ const (
 type Options struct {
 	// Ledger serves the consent endpoints.
 	Ledger *consent.Ledger
+	// Audit serves verification, checkpoint signing and proofs.
+	Audit *audit.Log
+	// Store lists the audit log's signed checkpoints, and is what /readyz
+	// pings when Ready is nil.
+	Store lethe.Store
 	// APIKeys authenticates bearer tokens. Without it every authenticated
 	// endpoint answers 503.
 	APIKeys *apikey.Service
-	// Ready reports whether the server can serve (typically the store's
-	// Ping); /readyz answers 503 while it fails. Defaults to always ready.
+	// Ready reports whether the server can serve; /readyz answers 503 while
+	// it fails. Defaults to Store.Ping, or to always ready without a Store.
 	Ready func(context.Context) error
 	// Logger receives one line per request (route pattern, status,
 	// duration, request id, API key id: never a path, query or body) and the
@@ -86,6 +92,8 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	ledger   *consent.Ledger
+	audit    *audit.Log
+	store    lethe.Store
 	keys     *apikey.Service
 	reg      *prometheus.Registry
 	metrics  *metrics
@@ -105,6 +113,8 @@ func NewServer(opts Options) (*Server, error) {
 		opts:   opts,
 		log:    cmp.Or(opts.Logger, slog.Default()),
 		ledger: opts.Ledger,
+		audit:  opts.Audit,
+		store:  opts.Store,
 		keys:   opts.APIKeys,
 		reg:    opts.Registry,
 		mux:    http.NewServeMux(),
@@ -115,6 +125,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if s.reg == nil {
 		s.reg = newRegistry()
+	}
+	if s.opts.Ready == nil && s.store != nil {
+		s.opts.Ready = s.store.Ping
 	}
 	m, err := newMetrics(s.reg, s.opts.Version)
 	if err != nil {
@@ -327,6 +340,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // 400) rather than surfacing as a read error deep in a handler.
 func (s *Server) readBody(w *statusWriter, r *http.Request) bool {
 	fail := func(status int, detail string) bool {
+		// The body is refused before routing; name the route it was for
+		// in the metrics and the log all the same.
+		if _, pattern := s.mux.Handler(r); pattern != "" {
+			w.route = pattern
+		}
 		p := newProblem(status, detail)
 		p.RequestID = w.reqID
 		writeProblem(w, p)
@@ -364,10 +382,7 @@ func (s *Server) readBody(w *statusWriter, r *http.Request) bool {
 var quietRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
 
 func (s *Server) observe(r *http.Request, sw *statusWriter, info *requestInfo, d time.Duration) {
-	route := r.Pattern
-	if route == "" {
-		route = unmatchedRoute
-	}
+	route := cmp.Or(r.Pattern, sw.route, unmatchedRoute)
 	status := sw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -411,6 +426,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	req         *http.Request
 	reqID       string
+	route       string // the route of a request refused before routing
 	status      int
 	bytes       int64
 	wroteHeader bool
