@@ -1,0 +1,34 @@
+// Package postgres is Lethe's production store: the consent ledger, the
+// audit log, subject keys and API keys in PostgreSQL (pgx/v5), shared by
+// every API node and worker that opens the same database. It implements
+// lethe.Store and lethe.ChangeFeed and passes store/storetest.
+//
+// Tables live in the first schema of the URL's search_path (never a
+// hard-coded "public"), and so does goose's version table; migrations are
+// embedded and applied on Open under a per-schema advisory lock, so nodes
+// starting together take turns. Times are timestamptz (microseconds),
+// subject references 32-byte bytea.
+//
+// Appends to the audit log lock the single audit_head row (SELECT ... FOR
+// UPDATE) before anything else in their transaction: that serialises them
+// across nodes and gives every audited write the same lock order. The
+// change and its audit entries, tree hashes, head move and notifications
+// are pipelined in one round trip. Consent events, audit entries, tree
+// hashes and checkpoints are append-only: statement triggers refuse
+// UPDATE, DELETE and TRUNCATE.
+//
+// Change feed: writers pg_notify the changed subject (hex) in the same
+// transaction as a consent append or a key shred, and an empty payload
+// ("drop everything") on an API key revocation; SubjectChanges LISTENs on a
+// channel named after the schema.
+//
+// Shredding and VACUUM: SubjectKeyShred sets the wrapped key to NULL, but
+// PostgreSQL's MVCC keeps the previous row version, key included, in the
+// table's pages until VACUUM (or autovacuum) reclaims it and the page is
+// rewritten; WAL segments and base backups taken before the shred hold it
+// too. Lethe runs no VACUUM itself. Operators who need the old bytes gone
+// promptly run `VACUUM subject_keys` after erasures, keep WAL archives
+// under the same retention as backups, and rely on the master key: a
+// wrapped key is useless without it, and rotating the master key retires
+// every old copy at once.
+package postgres
