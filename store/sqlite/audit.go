@@ -20,7 +20,8 @@ const auditPage = 512
 // appendAudit seals records after the current head and writes the entries,
 // their tree hashes and the new head, inside tx. The caller holds the write
 // lock (BEGIN IMMEDIATE), which is what serialises appends. The returned
-// hashes must be cached only once tx has committed.
+// hashes (written, and read from the table) must be cached only once tx has
+// committed.
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, error) {
 	if len(records) == 0 {
 		return nil, nil, nil
@@ -38,8 +39,11 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 	}
 	head := lethe.AuditHead{Size: uint64(size), LastHash: lastHash}
 
-	var hashGet *sql.Stmt
-	read := func(indexes []int64) ([][32]byte, error) {
+	var (
+		hashGet *sql.Stmt
+		read    []lethe.AuditTreeHash
+	)
+	reader := func(indexes []int64) ([][32]byte, error) {
 		out := make([][32]byte, len(indexes))
 		for i, idx := range indexes {
 			if h, ok := s.hashes.Get(idx); ok {
@@ -60,13 +64,15 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 			if err != nil {
 				return nil, err
 			}
-			// Committed before this transaction began: safe to cache now.
-			s.hashes.Add(idx, h)
+			// Not cached yet: in a group commit an earlier write of the same
+			// transaction may have stored it, and the transaction may still
+			// fail. The caller caches it with the new hashes after commit.
+			read = append(read, lethe.AuditTreeHash{Index: idx, Hash: h})
 			out[i] = h
 		}
 		return out, nil
 	}
-	entries, hashes, next, err := audit.Seal(head, records, s.clock.Now(), read)
+	entries, hashes, next, err := audit.Seal(head, records, s.clock.Now(), reader)
 	if err != nil {
 		return nil, nil, translate("seal audit records", err)
 	}
@@ -101,7 +107,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 		// than fork the log.
 		return nil, nil, fmt.Errorf("move audit head: head moved under the write lock")
 	}
-	return entries, hashes, nil
+	return entries, append(hashes, read...), nil
 }
 
 // cacheHashes remembers hashes written by a committed transaction.
@@ -129,7 +135,7 @@ func (s *Store) AuditAppend(ctx context.Context, records []lethe.AuditRecord) ([
 		entries []lethe.AuditEntry
 		hashes  []lethe.AuditTreeHash
 	)
-	err := s.write(ctx, "append audit records", func(tx *sql.Tx) error {
+	err := s.write(ctx, "append audit records", func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		entries, hashes, err = s.appendAudit(ctx, tx, records)
 		return err
@@ -272,7 +278,7 @@ func (s *Store) AuditCheckpointAdd(ctx context.Context, cp lethe.AuditCheckpoint
 	if created.IsZero() {
 		created = s.clock.Now()
 	}
-	return s.write(ctx, "add audit checkpoint", func(tx *sql.Tx) error {
+	return s.write(ctx, "add audit checkpoint", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, root, created_at, note) VALUES (?, ?, ?, ?)
  ON CONFLICT (size) DO NOTHING`, clampSeq(cp.Size), cp.Root[:], micros(created), cp.Note)
 		if err != nil {

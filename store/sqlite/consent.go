@@ -26,7 +26,7 @@ func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, 
 		entries []lethe.AuditEntry
 		hashes  []lethe.AuditTreeHash
 	)
-	err := s.write(ctx, "append consent events", func(tx *sql.Tx) error {
+	err := s.write(ctx, "append consent events", func(ctx context.Context, tx *sql.Tx) error {
 		if len(events) > 0 {
 			ins := tx.StmtContext(ctx, s.st.eventInsert)
 			up := tx.StmtContext(ctx, s.st.stateUpsert)

@@ -12,6 +12,13 @@
 // which is what makes shredding a key overwrite it in the file), and
 // synchronous.
 //
+// Writes are committed in groups: one goroutine owns the writer
+// connection, and the writes that queue up while a transaction commits run
+// together in the next one, each in its own SAVEPOINT, so concurrent consent
+// appends share the cost of a commit while each still succeeds or fails on
+// its own. Every audited write appends to the audit log in the same
+// transaction as its change.
+//
 // Durability: synchronous=NORMAL by default. In WAL mode a commit then
 // survives any crash of the process; an OS crash or power loss may lose the
 // most recent commits but never corrupts the database. Options.Synchronous

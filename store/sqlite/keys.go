@@ -84,7 +84,7 @@ func (s *Store) SubjectKeyCreate(ctx context.Context, key lethe.SubjectKey) (let
 		created = s.clock.Now()
 	}
 	var out lethe.SubjectKey
-	err := s.write(ctx, "create subject key", func(tx *sql.Tx) error {
+	err := s.write(ctx, "create subject key", func(ctx context.Context, tx *sql.Tx) error {
 		k, err := s.subjectKeyActive(ctx, tx, key.SubjectRef)
 		if err == nil {
 			out = k
@@ -125,7 +125,7 @@ func (s *Store) SubjectKeyShred(ctx context.Context, ref lethe.SubjectRef, befor
 		n      int64
 		hashes []lethe.AuditTreeHash
 	)
-	err := s.write(ctx, "shred subject keys", func(tx *sql.Tx) error {
+	err := s.write(ctx, "shred subject keys", func(ctx context.Context, tx *sql.Tx) error {
 		now := micros(s.clock.Now())
 		res, err := tx.ExecContext(ctx, `UPDATE subject_keys SET wrapped = NULL, shredded_at = ?
  WHERE subject_ref = ? AND shredded_at IS NULL AND created_at <= ?`, now, ref[:], micros(before))
@@ -199,7 +199,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, key lethe.APIKey, rec lethe.Au
 		created = s.clock.Now()
 	}
 	var hashes []lethe.AuditTreeHash
-	err = s.write(ctx, "create api key", func(tx *sql.Tx) error {
+	err = s.write(ctx, "create api key", func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, name, scopes, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			key.ID, key.Name, string(scopes), key.Hash, micros(created), nullMicros(key.RevokedAt)); err != nil {
 			return conflict("create api key", "an API key with this id already exists", err)
@@ -279,7 +279,7 @@ func (s *Store) APIKeyList(ctx context.Context) ([]lethe.APIKey, error) {
 // key is a no-op: the first revocation time stays and nothing is audited.
 func (s *Store) APIKeyRevoke(ctx context.Context, id string, at time.Time, rec lethe.AuditRecord) error {
 	var hashes []lethe.AuditTreeHash
-	err := s.write(ctx, "revoke api key", func(tx *sql.Tx) error {
+	err := s.write(ctx, "revoke api key", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, micros(at), id)
 		if err != nil {
 			return translate("revoke api key", err)

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -68,6 +69,13 @@ type Store struct {
 	clock  lethe.Clock
 	poll   time.Duration
 	st     writerStmts
+	jobs   chan *writeJob
+	quit   chan struct{}
+	done   chan struct{}
+	// closing guards isClosed: Close takes it exclusively, writes share
+	// it while they queue.
+	closing  sync.RWMutex
+	isClosed bool
 	// hashes caches Merkle tree hashes this process wrote or read. Stored
 	// tree hashes never change (the table is append-only), so a cached
 	// value can never be stale; it saves the reads an append needs.
@@ -135,9 +143,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.reader.SetMaxOpenConns(readers)
 	s.reader.SetMaxIdleConns(readers)
 	if err := s.st.prepare(ctx, writer); err != nil {
-		s.Close()
+		s.reader.Close()
+		writer.Close()
 		return nil, translate("open sqlite store", err)
 	}
+	s.startWriter()
 	return s, nil
 }
 
@@ -217,32 +227,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every connection. Prepared statements are closed with the
-// writer.
+// Close waits for the write in progress, fails writes still queued with
+// EUNAVAILABLE, and closes every connection.
 func (s *Store) Close() error {
+	s.stopWriter()
 	s.st.close()
 	var err error
 	if s.reader != nil {
 		err = s.reader.Close()
 	}
 	return errors.Join(err, s.writer.Close())
-}
-
-// write runs fn in a write transaction (BEGIN IMMEDIATE on the single
-// writer connection) and commits it.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(op, err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return translate(op, err)
-	}
-	return nil
 }
 
 // translate turns driver errors into *lethe.Error codes at the edge.

@@ -2,10 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +156,44 @@ func contains(b, needle []byte) bool {
 	return false
 }
 
+// TestCloseWithWritesInFlight closes the store while writers are busy:
+// every write must return (committed or EUNAVAILABLE), none may hang, and
+// writes after Close fail with EUNAVAILABLE.
+func TestCloseWithWritesInFlight(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "lethe.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*50)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				_, err := s.AuditAppend(ctx, []lethe.AuditRecord{{Actor: "test", Action: "test.wrote"}})
+				errs <- err
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && lethe.ErrorCode(err) != lethe.EUNAVAILABLE {
+			t.Fatalf("write during Close: %v, want nil or EUNAVAILABLE", err)
+		}
+	}
+	_, err = s.AuditAppend(ctx, []lethe.AuditRecord{{Actor: "test", Action: "test.wrote"}})
+	if lethe.ErrorCode(err) != lethe.EUNAVAILABLE {
+		t.Fatalf("write after Close: %v, want EUNAVAILABLE", err)
+	}
+}
+
 func TestRawInsertBaseline(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "lethe.db"))
 	d, err := s.RawInsertBaseline(context.Background(), 10)
@@ -169,22 +209,42 @@ func TestRawInsertBaseline(t *testing.T) {
 	}
 }
 
+// BenchmarkConsentAppend appends one consent event with its audit record
+// per op, as the consent ledger does, from one goroutine.
 func BenchmarkConsentAppend(b *testing.B) {
 	s := open(b, filepath.Join(b.TempDir(), "lethe.db"))
-	ctx := context.Background()
 	ref := lethe.SubjectRef(sha256.Sum256([]byte("bench")))
-	evidence := make([]byte, 160)
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		id, _ := uuid.NewV7()
-		e := lethe.ConsentEvent{ID: id, SubjectRef: ref, Purpose: "marketing_email", Granted: i%2 == 0, PolicyVersion: "2026-03",
-			Mechanism: "signup_form", Jurisdiction: lethe.GDPR, Source: "bench", RecordedAt: time.Now().UTC().Truncate(time.Microsecond), Evidence: evidence}
-		sum := sha256.Sum256(evidence)
-		rec := lethe.AuditRecord{Actor: "bench", Action: "consent.granted", SubjectRef: ref, Object: id.String(), PayloadHash: sum[:],
-			Details: map[string]string{"purpose": e.Purpose, "policy_version": e.PolicyVersion}}
-		if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, []lethe.AuditRecord{rec}); err != nil {
-			b.Fatal(err)
+		consentAppendOne(b, s, ref, i)
+	}
+}
+
+// BenchmarkConsentAppendParallel is BenchmarkConsentAppend from
+// GOMAXPROCS*8 goroutines, as an API server under load would call it:
+// concurrent appends share commits.
+func BenchmarkConsentAppendParallel(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "lethe.db"))
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		var seed [8]byte
+		_, _ = rand.Read(seed[:])
+		ref := lethe.SubjectRef(sha256.Sum256(seed[:]))
+		for i := 0; pb.Next(); i++ {
+			consentAppendOne(b, s, ref, i)
 		}
+	})
+}
+
+func consentAppendOne(b *testing.B, s *sqlite.Store, ref lethe.SubjectRef, i int) {
+	evidence := make([]byte, 160)
+	id, _ := uuid.NewV7()
+	e := lethe.ConsentEvent{ID: id, SubjectRef: ref, Purpose: "marketing_email", Granted: i%2 == 0, PolicyVersion: "2026-03",
+		Mechanism: "signup_form", Jurisdiction: lethe.GDPR, Source: "bench", RecordedAt: time.Now().UTC().Truncate(time.Microsecond), Evidence: evidence}
+	sum := sha256.Sum256(evidence)
+	rec := lethe.AuditRecord{Actor: "bench", Action: "consent.granted", SubjectRef: ref, Object: id.String(), PayloadHash: sum[:],
+		Details: map[string]string{"purpose": e.Purpose, "policy_version": e.PolicyVersion}}
+	if _, err := s.ConsentAppend(context.Background(), []lethe.ConsentEvent{e}, []lethe.AuditRecord{rec}); err != nil {
+		b.Error(err)
 	}
 }
 

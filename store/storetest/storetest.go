@@ -63,6 +63,7 @@ func Run(t *testing.T, h Harness) {
 		{"APIKeys", testAPIKeys},
 		{"AppendOnly", testAppendOnly},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"ConcurrentConflicts", testConcurrentConflicts},
 		{"ChangeFeed", testChangeFeed},
 	}
 	for _, c := range cases {
@@ -998,6 +999,67 @@ func testConcurrentWriters(t *testing.T, h Harness) {
 			}
 		}
 	}
+}
+
+// testConcurrentConflicts mixes failing appends (a duplicate event id)
+// into concurrent successful ones: each failure must take back exactly its
+// own writes, whatever the store does to run writes together.
+func testConcurrentConflicts(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	first := event(t, subject("dup"), "p", true, base)
+	appendConsent(t, s, first)
+	const writers, perWriter = 8, 40
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		ok, wrong int
+		failures  []error
+	)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				e := event(t, subject(fmt.Sprint("c-", w)), fmt.Sprint("p", i), true, base)
+				fail := i%4 == 0
+				evs := []lethe.ConsentEvent{e}
+				if fail {
+					dup := first
+					dup.Purpose = fmt.Sprint("never-", w, "-", i)
+					evs = append(evs, dup)
+				}
+				_, err := s.ConsentAppend(ctx, evs, records(evs...))
+				mu.Lock()
+				switch {
+				case fail && lethe.ErrorCode(err) == lethe.ECONFLICT:
+				case !fail && err == nil:
+					ok++
+				default:
+					wrong++
+					failures = append(failures, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong > 0 {
+		t.Fatalf("%d appends had the wrong outcome, first: %v", wrong, failures[0])
+	}
+	db := h.DB(t, s)
+	if n := count(t, db, "SELECT count(*) FROM consent_events"); n != ok+1 {
+		t.Fatalf("%d consent events stored, want %d", n, ok+1)
+	}
+	if n := count(t, db, "SELECT count(*) FROM consent_state"); n != ok+1 {
+		t.Fatalf("%d consent states stored, want %d", n, ok+1)
+	}
+	if got := head(t, s).Size; got != uint64(ok+1) {
+		t.Fatalf("audit head size %d, want %d", got, ok+1)
+	}
+	entries := allEntries(t, s)
+	checkChain(t, entries)
+	checkTree(t, s, entries, len(entries))
 }
 
 // ---- change feed -----------------------------------------------------------

@@ -1,0 +1,218 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// Writes go through one goroutine that owns the writer connection and
+// commits them in groups: while one transaction commits, the writes that
+// queue up behind it are run together in the next transaction, each in its
+// own SAVEPOINT so that a failing write is rolled back alone. SQLite
+// commits one transaction at a time whatever we do; grouping turns N
+// commits (N write-ahead-log appends of the same hot pages) into one, which
+// is what lets concurrent consent appends scale. A write that finds the
+// queue empty runs alone, with no savepoint.
+//
+// Every write still sees exactly the all-or-nothing outcome of its own
+// transaction: it is acknowledged only after the group committed, and a
+// failed commit fails every write of the group.
+
+// maxGroup bounds how many writes share a transaction (and so how long the
+// write lock is held at once).
+const maxGroup = 128
+
+type writeJob struct {
+	ctx  context.Context
+	op   string
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+	// answered is only touched by the writer goroutine.
+	answered bool
+}
+
+func (j *writeJob) answer(err error) {
+	j.answered = true
+	j.done <- err
+}
+
+func (s *Store) startWriter() {
+	s.jobs = make(chan *writeJob, maxGroup)
+	s.quit = make(chan struct{})
+	s.done = make(chan struct{})
+	go s.writeLoop()
+}
+
+func (s *Store) stopWriter() {
+	if s.quit == nil {
+		return
+	}
+	// Under the lock no write is half-way into the queue, and none can
+	// enter once closing is set: the loop then fails what is queued.
+	s.closing.Lock()
+	if !s.isClosed {
+		s.isClosed = true
+		close(s.quit)
+	}
+	s.closing.Unlock()
+	<-s.done
+}
+
+var errClosed = &lethe.Error{Code: lethe.EUNAVAILABLE, Message: "the SQLite store is closed"}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE on the single
+// writer connection), possibly grouped with other writes, and returns once
+// that transaction committed or fn's changes were rolled back. fn must use
+// the context it is given (not the caller's: in a group, cancelling one
+// statement would roll back everyone's transaction), must not keep tx, and
+// must return errors already translated.
+func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &writeJob{ctx: ctx, op: op, fn: fn, done: make(chan error, 1)}
+	s.closing.RLock()
+	if s.isClosed {
+		s.closing.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.jobs <- j:
+	case <-ctx.Done():
+		s.closing.RUnlock()
+		return ctx.Err()
+	}
+	s.closing.RUnlock()
+	// Once queued, the outcome must be awaited even if ctx ends: the
+	// write may be committing.
+	return <-j.done
+}
+
+func (s *Store) writeLoop() {
+	defer close(s.done)
+	group := make([]*writeJob, 0, maxGroup)
+	for {
+		group = group[:0]
+		select {
+		case j := <-s.jobs:
+			group = append(group, j)
+		case <-s.quit:
+			s.drain()
+			return
+		}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case j := <-s.jobs:
+				group = append(group, j)
+			default:
+				break fill
+			}
+		}
+		s.runGroup(group)
+	}
+}
+
+// drain fails the writes still queued at Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case j := <-s.jobs:
+			j.answer(errClosed)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) runGroup(group []*writeJob) {
+	// Drop writes whose callers gave up before they started.
+	live := group[:0]
+	for _, j := range group {
+		if err := j.ctx.Err(); err != nil {
+			j.answer(err)
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if len(live) == 1 {
+		s.runAlone(live[0])
+		return
+	}
+	// Statements run without the callers' cancellation: interrupting a
+	// statement would roll back the whole shared transaction. A write is
+	// microseconds; callers' contexts are honoured before it starts.
+	bg := context.Background()
+	tx, err := s.writer.BeginTx(bg, nil)
+	if err != nil {
+		for _, j := range live {
+			j.answer(translate(j.op, err))
+		}
+		return
+	}
+	ok := make([]*writeJob, 0, len(live))
+	for _, j := range live {
+		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+			s.abortGroup(tx, live, translate(j.op, err))
+			return
+		}
+		if err := j.fn(bg, tx); err != nil {
+			if _, rerr := tx.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
+				// SQLite rolled the whole transaction back (I/O error, disk
+				// full): nothing of the group is written.
+				j.answer(err)
+				s.abortGroup(tx, live, translate(j.op, rerr))
+				return
+			}
+			j.answer(err)
+		} else {
+			ok = append(ok, j)
+		}
+		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+			s.abortGroup(tx, live, translate(j.op, err))
+			return
+		}
+	}
+	err = tx.Commit()
+	for _, j := range ok {
+		if err != nil {
+			j.answer(translate(j.op, err))
+		} else {
+			j.answer(nil)
+		}
+	}
+}
+
+// abortGroup rolls the group back and fails every write not answered yet.
+func (s *Store) abortGroup(tx *sql.Tx, live []*writeJob, cause error) {
+	_ = tx.Rollback()
+	for _, j := range live {
+		if !j.answered {
+			j.answer(fmt.Errorf("grouped write rolled back: %w", cause))
+		}
+	}
+}
+
+func (s *Store) runAlone(j *writeJob) {
+	tx, err := s.writer.BeginTx(j.ctx, nil)
+	if err != nil {
+		j.answer(translate(j.op, err))
+		return
+	}
+	if err := j.fn(j.ctx, tx); err != nil {
+		_ = tx.Rollback()
+		j.answer(err)
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		j.answer(translate(j.op, err))
+		return
+	}
+	j.answer(nil)
+}
