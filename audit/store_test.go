@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/internal/testenv"
+	"github.com/lethe-privacy/lethe/store/postgres"
 	"github.com/lethe-privacy/lethe/store/sqlite"
 )
 
@@ -30,6 +34,7 @@ type rawStore struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", openSQLite},
+		{"postgres", openPostgres},
 	}
 }
 
@@ -43,6 +48,25 @@ func openSQLite(t testing.TB) *rawStore {
 	r := &rawStore{Store: s, db: s.DB()}
 	r.triggers = func(t testing.TB) []string {
 		return r.strings(t, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'audit%'`)
+	}
+	r.drop = func(name string) string { return "DROP TRIGGER " + name }
+	return r
+}
+
+func openPostgres(t testing.TB) *rawStore {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: testenv.PostgresSchema(t)})
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	db := stdlib.OpenDBFromPool(s.Pool())
+	t.Cleanup(func() { db.Close() })
+	r := &rawStore{Store: s, db: db, dollar: true}
+	r.triggers = func(t testing.TB) []string {
+		return r.strings(t, `SELECT t.tgname || ' ON ' || c.relname FROM pg_trigger t
+ JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT t.tgisinternal AND c.relname LIKE 'audit%' AND n.nspname = current_schema()`)
 	}
 	r.drop = func(name string) string { return "DROP TRIGGER " + name }
 	return r

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/internal/testenv"
 	"github.com/lethe-privacy/lethe/keyring"
+	"github.com/lethe-privacy/lethe/store/postgres"
 	"github.com/lethe-privacy/lethe/store/sqlite"
 )
 
@@ -26,6 +28,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", func(t testing.TB) lethe.Store { return openSQLite(t, filepath.Join(t.TempDir(), "lethe.db")) }},
+		{"postgres", openPostgres},
 	}
 }
 
@@ -34,6 +37,16 @@ func openSQLite(t testing.TB, path string) *sqlite.Store {
 	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
 	if err != nil {
 		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openPostgres(t testing.TB) lethe.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: testenv.PostgresSchema(t)})
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
