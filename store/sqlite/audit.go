@@ -17,27 +17,68 @@ import (
 // inside a query, so it may call the store itself.
 const auditPage = 512
 
-// appendAudit seals records after the current head and writes the entries,
-// their tree hashes and the new head, inside tx. The caller holds the write
-// lock (BEGIN IMMEDIATE), which is what serialises appends. The returned
-// hashes (written, and read from the table) must be cached only once tx has
-// committed.
+// txAudit is the audit log's state inside the writer's current
+// transaction. Only the writer goroutine touches it. Appends in one
+// transaction (several, when writes are grouped) read the head once, chain
+// from the head in memory, and leave the tree hashes and the head to be
+// written once, by flush, just before commit: fewer statements per append.
+type txAudit struct {
+	loaded  bool
+	stored  int64           // head size as read, for the guarded update
+	head    lethe.AuditHead // head after the appends so far
+	pending []lethe.AuditTreeHash
+	byIndex map[int64][32]byte // pending, by storage index
+}
+
+// txAuditMark is where a write's savepoint left the audit state.
+type txAuditMark struct {
+	loaded  bool
+	head    lethe.AuditHead
+	pending int
+}
+
+func (a *txAudit) reset() {
+	a.loaded, a.stored, a.head, a.pending = false, 0, lethe.AuditHead{}, a.pending[:0]
+	clear(a.byIndex)
+}
+
+func (a *txAudit) mark() txAuditMark {
+	return txAuditMark{loaded: a.loaded, head: a.head, pending: len(a.pending)}
+}
+
+// rollbackTo forgets what a write rolled back to its savepoint appended.
+func (a *txAudit) rollbackTo(m txAuditMark) {
+	for _, h := range a.pending[m.pending:] {
+		delete(a.byIndex, h.Index)
+	}
+	a.loaded, a.head, a.pending = m.loaded, m.head, a.pending[:m.pending]
+}
+
+// appendAudit seals records after the transaction's head and inserts the
+// entries inside tx; their tree hashes and the new head are written by
+// flushAudit before commit. The caller holds the write lock (BEGIN
+// IMMEDIATE), which is what serialises appends, also against other
+// processes. The returned hashes (written, and read from the table) must be
+// cached only once tx has committed.
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, error) {
 	if len(records) == 0 {
 		return nil, nil, nil
 	}
-	var (
-		size int64
-		last []byte
-	)
-	if err := tx.StmtContext(ctx, s.st.headGet).QueryRowContext(ctx).Scan(&size, &last); err != nil {
-		return nil, nil, translate("read audit head", err)
+	a := &s.txAudit
+	if !a.loaded {
+		var (
+			size int64
+			last []byte
+		)
+		if err := tx.StmtContext(ctx, s.st.headGet).QueryRowContext(ctx).Scan(&size, &last); err != nil {
+			return nil, nil, translate("read audit head", err)
+		}
+		lastHash, err := hash32(last)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read audit head: %w", err)
+		}
+		a.loaded, a.stored, a.head = true, size, lethe.AuditHead{Size: uint64(size), LastHash: lastHash}
 	}
-	lastHash, err := hash32(last)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read audit head: %w", err)
-	}
-	head := lethe.AuditHead{Size: uint64(size), LastHash: lastHash}
 
 	var (
 		hashGet *sql.Stmt
@@ -46,6 +87,10 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 	reader := func(indexes []int64) ([][32]byte, error) {
 		out := make([][32]byte, len(indexes))
 		for i, idx := range indexes {
+			if h, ok := a.byIndex[idx]; ok {
+				out[i] = h
+				continue
+			}
 			if h, ok := s.hashes.Get(idx); ok {
 				out[i] = h
 				continue
@@ -64,15 +109,13 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 			if err != nil {
 				return nil, err
 			}
-			// Not cached yet: in a group commit an earlier write of the same
-			// transaction may have stored it, and the transaction may still
-			// fail. The caller caches it with the new hashes after commit.
+			// Cached by the caller after commit, with the new hashes.
 			read = append(read, lethe.AuditTreeHash{Index: idx, Hash: h})
 			out[i] = h
 		}
 		return out, nil
 	}
-	entries, hashes, next, err := audit.Seal(head, records, s.clock.Now(), reader)
+	entries, hashes, next, err := audit.Seal(a.head, records, s.clock.Now(), reader)
 	if err != nil {
 		return nil, nil, translate("seal audit records", err)
 	}
@@ -92,22 +135,56 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 			return nil, nil, translate("append audit entry", err)
 		}
 	}
-	hins := tx.StmtContext(ctx, s.st.hashInsert)
+	if a.byIndex == nil {
+		a.byIndex = make(map[int64][32]byte)
+	}
 	for _, h := range hashes {
-		if _, err := hins.ExecContext(ctx, h.Index, h.Hash[:]); err != nil {
-			return nil, nil, translate("append audit tree hash", err)
+		a.pending = append(a.pending, h)
+		a.byIndex[h.Index] = h.Hash
+	}
+	a.head = next
+	return entries, append(hashes, read...), nil
+}
+
+// flushAudit writes the transaction's pending tree hashes and moves the
+// head, once, before commit.
+func (s *Store) flushAudit(ctx context.Context, tx *sql.Tx) error {
+	a := &s.txAudit
+	if !a.loaded || a.head.Size == uint64(a.stored) {
+		return nil
+	}
+	rest := a.pending
+	if len(rest) >= hashChunk {
+		multi := tx.StmtContext(ctx, s.st.hashInsertN)
+		args := make([]any, 0, 2*hashChunk)
+		for ; len(rest) >= hashChunk; rest = rest[hashChunk:] {
+			args = args[:0]
+			for _, h := range rest[:hashChunk] {
+				args = append(args, h.Index, h.Hash[:])
+			}
+			if _, err := multi.ExecContext(ctx, args...); err != nil {
+				return translate("append audit tree hashes", err)
+			}
 		}
 	}
-	res, err := tx.StmtContext(ctx, s.st.headSet).ExecContext(ctx, int64(next.Size), next.LastHash[:], size)
+	if len(rest) > 0 {
+		one := tx.StmtContext(ctx, s.st.hashInsert)
+		for _, h := range rest {
+			if _, err := one.ExecContext(ctx, h.Index, h.Hash[:]); err != nil {
+				return translate("append audit tree hash", err)
+			}
+		}
+	}
+	res, err := tx.StmtContext(ctx, s.st.headSet).ExecContext(ctx, int64(a.head.Size), a.head.LastHash[:], a.stored)
 	if err != nil {
-		return nil, nil, translate("move audit head", err)
+		return translate("move audit head", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		// Cannot happen while appends hold the write lock; refuse rather
-		// than fork the log.
-		return nil, nil, fmt.Errorf("move audit head: head moved under the write lock")
+		// Cannot happen under the write lock; refuse rather than fork the
+		// log.
+		return fmt.Errorf("move audit head: head moved under the write lock")
 	}
-	return entries, append(hashes, read...), nil
+	return nil
 }
 
 // cacheHashes remembers hashes written by a committed transaction.

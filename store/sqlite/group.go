@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -14,12 +15,14 @@ import (
 // own SAVEPOINT so that a failing write is rolled back alone. SQLite
 // commits one transaction at a time whatever we do; grouping turns N
 // commits (N write-ahead-log appends of the same hot pages) into one, which
-// is what lets concurrent consent appends scale. A write that finds the
-// queue empty runs alone, with no savepoint.
+// is what lets concurrent consent appends scale.
 //
 // Every write still sees exactly the all-or-nothing outcome of its own
 // transaction: it is acknowledged only after the group committed, and a
 // failed commit fails every write of the group.
+
+// A write that finds the writer idle and the queue empty runs at once in
+// its caller's goroutine, alone, with no savepoint.
 
 // maxGroup bounds how many writes share a transaction (and so how long the
 // write lock is held at once).
@@ -79,6 +82,18 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 		s.closing.RUnlock()
 		return errClosed
 	}
+	// Fast path: nobody is writing and nothing is queued, so run here and
+	// spare the hand-off to the writer goroutine. Close waits for us (we
+	// hold closing).
+	if len(s.jobs) == 0 && s.writing.TryLock() {
+		if len(s.jobs) == 0 {
+			s.runAlone(j)
+			s.writing.Unlock()
+			s.closing.RUnlock()
+			return <-j.done
+		}
+		s.writing.Unlock()
+	}
 	select {
 	case s.jobs <- j:
 	case <-ctx.Done():
@@ -103,6 +118,11 @@ func (s *Store) writeLoop() {
 			s.drain()
 			return
 		}
+		// Callers whose writes were just acknowledged are typically about
+		// to queue their next one; letting them run first (a no-op when
+		// nothing else is runnable) turns a run of lone commits into one
+		// group.
+		runtime.Gosched()
 	fill:
 		for len(group) < maxGroup {
 			select {
@@ -112,7 +132,9 @@ func (s *Store) writeLoop() {
 				break fill
 			}
 		}
+		s.writing.Lock()
 		s.runGroup(group)
+		s.writing.Unlock()
 	}
 }
 
@@ -156,28 +178,36 @@ func (s *Store) runGroup(group []*writeJob) {
 		}
 		return
 	}
+	s.txAudit.reset()
+	savepoint, release, rollbackTo := tx.StmtContext(bg, s.st.savepoint), tx.StmtContext(bg, s.st.release), tx.StmtContext(bg, s.st.rollbackTo)
 	ok := make([]*writeJob, 0, len(live))
 	for _, j := range live {
-		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+		if _, err := savepoint.ExecContext(bg); err != nil {
 			s.abortGroup(tx, live, translate(j.op, err))
 			return
 		}
+		mark := s.txAudit.mark()
 		if err := j.fn(bg, tx); err != nil {
-			if _, rerr := tx.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
+			if _, rerr := rollbackTo.ExecContext(bg); rerr != nil {
 				// SQLite rolled the whole transaction back (I/O error, disk
 				// full): nothing of the group is written.
 				j.answer(err)
 				s.abortGroup(tx, live, translate(j.op, rerr))
 				return
 			}
+			s.txAudit.rollbackTo(mark)
 			j.answer(err)
 		} else {
 			ok = append(ok, j)
 		}
-		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+		if _, err := release.ExecContext(bg); err != nil {
 			s.abortGroup(tx, live, translate(j.op, err))
 			return
 		}
+	}
+	if err := s.flushAudit(bg, tx); err != nil {
+		s.abortGroup(tx, live, err)
+		return
 	}
 	err = tx.Commit()
 	for _, j := range ok {
@@ -205,7 +235,13 @@ func (s *Store) runAlone(j *writeJob) {
 		j.answer(translate(j.op, err))
 		return
 	}
+	s.txAudit.reset()
 	if err := j.fn(j.ctx, tx); err != nil {
+		_ = tx.Rollback()
+		j.answer(err)
+		return
+	}
+	if err := s.flushAudit(j.ctx, tx); err != nil {
 		_ = tx.Rollback()
 		j.answer(err)
 		return

@@ -69,13 +69,18 @@ type Store struct {
 	clock  lethe.Clock
 	poll   time.Duration
 	st     writerStmts
-	jobs   chan *writeJob
-	quit   chan struct{}
-	done   chan struct{}
+	// txAudit is the audit state of the writer's open transaction.
+	txAudit txAudit
+	jobs    chan *writeJob
+	quit    chan struct{}
+	done    chan struct{}
 	// closing guards isClosed: Close takes it exclusively, writes share
 	// it while they queue.
 	closing  sync.RWMutex
 	isClosed bool
+	// writing is held by whoever runs a write transaction: the writer
+	// goroutine for a group, or a caller on the fast path.
+	writing sync.Mutex
 	// hashes caches Merkle tree hashes this process wrote or read. Stored
 	// tree hashes never change (the table is append-only), so a cached
 	// value can never be stale; it saves the reads an append needs.

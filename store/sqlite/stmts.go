@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 // writerStmts are the hot-path statements, prepared once on the single
@@ -16,8 +17,16 @@ type writerStmts struct {
 	headSet     *sql.Stmt
 	hashGet     *sql.Stmt
 	hashInsert  *sql.Stmt
+	hashInsertN *sql.Stmt // hashChunk rows at once
 	entryInsert *sql.Stmt
+	savepoint   *sql.Stmt
+	release     *sql.Stmt
+	rollbackTo  *sql.Stmt
 }
+
+// hashChunk is how many tree hashes one multi-row INSERT writes; a group
+// of appends writes about two per entry.
+const hashChunk = 16
 
 const (
 	sqlEventInsert = `INSERT INTO consent_events
@@ -53,7 +62,11 @@ func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.headSet, sqlHeadSet},
 		{&w.hashGet, sqlHashGet},
 		{&w.hashInsert, sqlHashInsert},
+		{&w.hashInsertN, sqlHashInsert + strings.Repeat(", (?, ?)", hashChunk-1)},
 		{&w.entryInsert, sqlEntryInsert},
+		{&w.savepoint, "SAVEPOINT w"},
+		{&w.release, "RELEASE w"},
+		{&w.rollbackTo, "ROLLBACK TO w"},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -65,7 +78,8 @@ func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (w *writerStmts) close() {
-	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet, w.hashInsert, w.entryInsert} {
+	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet, w.hashInsert, w.hashInsertN,
+		w.entryInsert, w.savepoint, w.release, w.rollbackTo} {
 		if st != nil {
 			_ = st.Close()
 		}
