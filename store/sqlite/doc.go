@@ -25,6 +25,13 @@
 // "FULL" fsyncs the WAL on every commit for deployments that must not lose
 // an acknowledged consent even to power loss.
 //
+// Change feed: SQLite cannot say which subject changed, so SubjectChanges
+// polls PRAGMA data_version (every 100ms by default) and sends a zero
+// SubjectRef, "drop everything", when another process (or another Store on
+// the same file) committed. It polls on the writer connection, whose
+// data_version ignores this store's own commits: a server's caches are not
+// emptied by its own writes, which its callers invalidate themselves.
+//
 // Schema migrations are embedded and applied with goose on Open (and by
 // Migrate). Times are stored as INTEGER unix microseconds UTC, subject
 // references as 32-byte BLOBs. Consent events, audit entries, audit tree
