@@ -98,4 +98,3 @@ func join[T ~string](values []T) string {
 	}
 	return strings.Join(s, ", ")
 }
-

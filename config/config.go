@@ -79,6 +79,9 @@ func parse(data []byte, name string, lookup func(string) (string, bool)) (*lethe
 		return nil, p.err()
 	}
 	cfg := p.run(data)
+	if cfg == nil && len(p.problems) == 0 {
+		p.add("", 0, "the file could not be read as a config") // unreachable by design; never return (nil, nil)
+	}
 	if len(p.problems) > 0 {
 		return nil, p.err()
 	}

@@ -3,10 +3,10 @@ package config
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -41,6 +41,9 @@ type parser struct {
 	// values that passed (and do not report the same problem again).
 	prune  map[*yaml.Node]bool
 	values int
+	// expanding holds the alias targets being converted, to refuse an
+	// alias inside the value it names (a: &a [*a]).
+	expanding map[*yaml.Node]bool
 
 	problems []lethe.FieldError
 	reported map[string]bool
@@ -57,13 +60,14 @@ const locSep = "\x00"
 
 func newParser(name string, lookup func(string) (string, bool)) *parser {
 	return &parser{
-		name:     name,
-		lookup:   lookup,
-		locs:     map[string]*loc{},
-		paths:    map[string]*loc{},
-		fromEnv:  map[*yaml.Node]string{},
-		prune:    map[*yaml.Node]bool{},
-		reported: map[string]bool{},
+		name:      name,
+		lookup:    lookup,
+		locs:      map[string]*loc{},
+		paths:     map[string]*loc{},
+		fromEnv:   map[*yaml.Node]string{},
+		prune:     map[*yaml.Node]bool{},
+		expanding: map[*yaml.Node]bool{},
+		reported:  map[string]bool{},
 	}
 }
 
@@ -80,10 +84,10 @@ func (p *parser) run(data []byte) *lethe.Config {
 	if !ok {
 		return nil
 	}
-	if root.Kind != yaml.MappingNode {
-		return nil
-	}
 	p.validate(value)
+	if root.Kind != yaml.MappingNode {
+		return nil // reported by validate: the top level must be a mapping
+	}
 	cfg := p.decode()
 	p.check(cfg)
 	return cfg
@@ -254,10 +258,18 @@ func (p *parser) convert(n *yaml.Node, tokens []string, path string, line int, s
 	if _, ok := p.paths[path]; !ok {
 		p.paths[path] = l
 	}
+	if n.Anchor != "" {
+		p.expanding[n] = true
+		defer delete(p.expanding, n)
+	}
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, true
+		}
+		if p.expanding[n.Alias] {
+			p.add(path, line, "alias *%s refers to a value that contains it", n.Value)
+			return nil, false
 		}
 		return p.convert(n.Alias, tokens, path, line, sch)
 	case yaml.MappingNode:
@@ -330,7 +342,7 @@ func isNull(n *yaml.Node) bool {
 func (p *parser) convertScalar(n *yaml.Node, path string, line int, sch schemaNode) any {
 	tag := n.ShortTag()
 	switch tag {
-	case "!!str", "!!timestamp", "!!binary":
+	case "!!str", "!!timestamp":
 		// A date such as 2026-03-01 is text to Lethe (a policy version).
 		switch sch.caseFold() {
 		case "upper":
