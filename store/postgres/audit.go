@@ -19,6 +19,14 @@ import (
 // between pages with no connection held, so it may call the store itself.
 const auditPage = 512
 
+// txConn is the connection an audited write's transaction is open on.
+type txConn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
 // batch pipelines a transaction's writes in one round trip, remembering
 // which operation each statement is so that an error names it.
 type batch struct {
@@ -37,7 +45,7 @@ func (bt *batch) queue(op, conflictMsg string, check func(pgconn.CommandTag) err
 	bt.ops = append(bt.ops, batchOp{op: op, conflict: conflictMsg, check: check})
 }
 
-func (bt *batch) send(ctx context.Context, tx pgx.Tx) error {
+func (bt *batch) send(ctx context.Context, tx txConn) error {
 	if len(bt.ops) == 0 {
 		return nil
 	}
@@ -61,29 +69,31 @@ func (bt *batch) send(ctx context.Context, tx pgx.Tx) error {
 	return translate("send batch", br.Close())
 }
 
-// lockHead reads the audit head and locks its row until the transaction
+// sqlLockHead reads the audit head and locks its row until the transaction
 // ends: that lock is what serialises appends across every node. Writers
 // that append audit records take it before touching any other row, so
 // they always lock in the same order and cannot deadlock.
-func lockHead(ctx context.Context, tx pgx.Tx) (lethe.AuditHead, error) {
+const sqlLockHead = `SELECT size, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`
+
+func scanHead(r pgx.Row) (lethe.AuditHead, error) {
 	var (
 		size int64
 		last []byte
 	)
-	if err := tx.QueryRow(ctx, `SELECT size, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&size, &last); err != nil {
-		return lethe.AuditHead{}, translate("lock audit head", err)
+	if err := r.Scan(&size, &last); err != nil {
+		return lethe.AuditHead{}, err
 	}
 	h, err := hash32(last)
 	if err != nil {
-		return lethe.AuditHead{}, fmt.Errorf("lock audit head: %w", err)
+		return lethe.AuditHead{}, err
 	}
 	return lethe.AuditHead{Size: uint64(size), LastHash: h}, nil
 }
 
-// sealInto seals records after head (locked by lockHead in tx) and queues
+// sealInto seals records after head (locked with sqlLockHead in tx) and queues
 // the entries, their tree hashes and the new head into b. The hashes it
 // returns must be cached only once tx has committed.
-func (s *Store) sealInto(ctx context.Context, tx pgx.Tx, b *batch, head lethe.AuditHead, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, error) {
+func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.AuditHead, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, error) {
 	read := func(indexes []int64) ([][32]byte, error) {
 		out := make([][32]byte, len(indexes))
 		var missing []int64
@@ -196,38 +206,66 @@ func (s *Store) cacheHashes(hashes []lethe.AuditTreeHash) {
 	}
 }
 
-// appendWith runs one audited write: it locks the audit head, lets fn queue
-// the change into the batch, seals and queues the records, sends the batch
-// and commits, all in one transaction.
-func (s *Store) appendWith(ctx context.Context, op string, records []lethe.AuditRecord, fn func(tx pgx.Tx, b *batch) error) ([]lethe.AuditEntry, error) {
+// appendWith runs one audited write in its own transaction, in two round
+// trips: BEGIN with the audit head lock, then fn's queued change, the
+// sealed records, the head move and COMMIT, pipelined. fn may also run
+// statements of its own on the transaction's connection.
+func (s *Store) appendWith(ctx context.Context, op string, records []lethe.AuditRecord, fn func(c txConn, b *batch) error) ([]lethe.AuditEntry, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	// A connection given back inside a transaction (after an error) is
+	// closed by the pool rather than reused; the rollback below is the
+	// polite way, the pool's check the safe one.
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+		}
+	}()
+
+	var head lethe.AuditHead
+	if len(records) > 0 {
+		var open pgx.Batch
+		open.Queue("BEGIN")
+		open.Queue(sqlLockHead)
+		br := conn.SendBatch(ctx, &open)
+		_, err = br.Exec()
+		if err == nil {
+			head, err = scanHead(br.QueryRow())
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		_, err = conn.Exec(ctx, "BEGIN")
+	}
+	if err != nil {
+		return nil, translate(op, err)
+	}
+
+	b := &batch{}
+	if err := fn(conn, b); err != nil {
+		return nil, err
+	}
 	var (
 		entries []lethe.AuditEntry
 		hashes  []lethe.AuditTreeHash
 	)
-	err := s.write(ctx, op, func(tx pgx.Tx) error {
-		var (
-			head lethe.AuditHead
-			err  error
-		)
-		if len(records) > 0 {
-			if head, err = lockHead(ctx, tx); err != nil {
-				return err
-			}
+	if len(records) > 0 {
+		if entries, hashes, err = s.sealInto(ctx, conn, b, head, records); err != nil {
+			return nil, err
 		}
-		b := &batch{}
-		if err := fn(tx, b); err != nil {
-			return err
-		}
-		if len(records) > 0 {
-			if entries, hashes, err = s.sealInto(ctx, tx, b, head, records); err != nil {
-				return err
-			}
-		}
-		return b.send(ctx, tx)
-	})
-	if err != nil {
+	}
+	b.queue(op, "", nil, "COMMIT")
+	if err := b.send(ctx, conn); err != nil {
 		return nil, err
 	}
+	committed = true
 	s.cacheHashes(hashes)
 	return entries, nil
 }
@@ -238,7 +276,7 @@ func (s *Store) AuditAppend(ctx context.Context, records []lethe.AuditRecord) ([
 	if len(records) == 0 {
 		return nil, nil
 	}
-	return s.appendWith(ctx, "append audit records", records, func(pgx.Tx, *batch) error { return nil })
+	return s.appendWith(ctx, "append audit records", records, func(txConn, *batch) error { return nil })
 }
 
 // AuditHead returns the current size and last leaf hash.

@@ -42,7 +42,7 @@ func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, 
 	if len(events) == 0 && len(records) == 0 {
 		return nil, nil
 	}
-	return s.appendWith(ctx, "append consent events", records, func(_ pgx.Tx, b *batch) error {
+	return s.appendWith(ctx, "append consent events", records, func(_ txConn, b *batch) error {
 		for _, e := range events {
 			b.queue("append consent event", "a consent event with this id is already recorded", nil, sqlEventInsert,
 				[16]byte(e.ID), e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, e.Mechanism,

@@ -11,9 +11,10 @@
 //
 // Appends to the audit log lock the single audit_head row (SELECT ... FOR
 // UPDATE) before anything else in their transaction: that serialises them
-// across nodes and gives every audited write the same lock order. The
-// change and its audit entries, tree hashes, head move and notifications
-// are pipelined in one round trip. Consent events, audit entries, tree
+// across nodes and gives every audited write the same lock order. An
+// audited write takes two round trips: BEGIN with the head lock, then the
+// change, its audit entries, tree hashes, head move, notifications and
+// COMMIT, pipelined. Consent events, audit entries, tree
 // hashes and checkpoints are append-only: statement triggers refuse
 // UPDATE, DELETE and TRUNCATE.
 //

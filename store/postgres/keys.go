@@ -112,7 +112,7 @@ func (s *Store) SubjectKeyShred(ctx context.Context, ref lethe.SubjectRef, befor
 		return 0, lethe.FieldErrorf("subject_ref", "shredding needs a subject reference")
 	}
 	var n int64
-	_, err := s.appendWith(ctx, "shred subject keys", []lethe.AuditRecord{rec}, func(tx pgx.Tx, b *batch) error {
+	_, err := s.appendWith(ctx, "shred subject keys", []lethe.AuditRecord{rec}, func(tx txConn, b *batch) error {
 		now := ts(s.clock.Now())
 		ct, err := tx.Exec(ctx, `UPDATE subject_keys SET wrapped = NULL, shredded_at = $1
  WHERE subject_ref = $2 AND shredded_at IS NULL AND created_at <= $3`, now, ref[:], ts(before))
@@ -177,7 +177,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, key lethe.APIKey, rec lethe.Au
 	for i, sc := range key.Scopes {
 		scopes[i] = string(sc)
 	}
-	_, err := s.appendWith(ctx, "create api key", []lethe.AuditRecord{rec}, func(_ pgx.Tx, b *batch) error {
+	_, err := s.appendWith(ctx, "create api key", []lethe.AuditRecord{rec}, func(_ txConn, b *batch) error {
 		b.queue("create api key", "an API key with this id already exists", nil,
 			`INSERT INTO api_keys (id, name, scopes, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			key.ID, key.Name, scopes, key.Hash, ts(created), tsPtr(key.RevokedAt))
@@ -248,7 +248,7 @@ var errNoop = errors.New("nothing to do")
 // key). Revoking a revoked key is a no-op: the first revocation time stays
 // and nothing is audited.
 func (s *Store) APIKeyRevoke(ctx context.Context, id string, at time.Time, rec lethe.AuditRecord) error {
-	_, err := s.appendWith(ctx, "revoke api key", []lethe.AuditRecord{rec}, func(tx pgx.Tx, b *batch) error {
+	_, err := s.appendWith(ctx, "revoke api key", []lethe.AuditRecord{rec}, func(tx txConn, b *batch) error {
 		var revoked *time.Time
 		err := tx.QueryRow(ctx, `SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE`, id).Scan(&revoked)
 		if errors.Is(err, pgx.ErrNoRows) {

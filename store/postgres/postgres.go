@@ -150,22 +150,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// write runs fn in a transaction and commits it.
-func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return translate(op, err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return translate(op, err)
-	}
-	return nil
-}
-
 // translate turns driver errors into *lethe.Error codes at the edge.
 // PgError's message names constraints and tables, never values (those are
 // in Detail, which is not part of Error()).
