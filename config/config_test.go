@@ -472,6 +472,21 @@ func TestEnvExpansion(t *testing.T) {
 		})
 	}
 
+	t.Run("any text survives quoted expansion and the strict decode", func(t *testing.T) {
+		t.Parallel()
+		for _, v := range []string{"*alias", "&anchor x", "- item", "{a: b}", "[1, 2]", "'", `"`, "#comment", "null", "~", "true", "0x10", "a: b", "  padded  ", "line1\nline2", "tab\there", "ünïcödé", "!tag", "%directive", "@at", "`tick", "? key", "|", ">"} {
+			src := "controller:\n  name: Shop\n  contact: \"${V}\"\npurposes: [{id: orders, lawful_basis: contract}]\n"
+			cfg, err := parse([]byte(src), "lethe.yaml", env(map[string]string{"V": v}))
+			if err != nil {
+				t.Errorf("V=%q: %v", v, err)
+				continue
+			}
+			if cfg.Controller.Contact != v {
+				t.Errorf("V=%q: contact = %q", v, cfg.Controller.Contact)
+			}
+		}
+	})
+
 	t.Run("unquoted reference takes the type of its value", func(t *testing.T) {
 		t.Parallel()
 		src := "controller: {name: Shop}\npurposes:\n  - id: ads\n    lawful_basis: consent\n    policy_version: ${V}\n    gpc: ${GPC:-true}\n    retention: ${RET}\n"

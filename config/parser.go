@@ -194,7 +194,7 @@ func (p *parser) parseYAML(data []byte) (root *yaml.Node, ok bool) {
 	}
 	root = doc.Content[0]
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-		p.add("", root.Line, "the file holds no values; it needs at least controller and purposes")
+		p.add("", 0, "the file holds no values; it needs at least controller and purposes")
 		return nil, false
 	}
 	return root, true
