@@ -12,6 +12,7 @@ import (
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/audit"
+	"github.com/lethe-privacy/lethe/keyring"
 )
 
 // seedAudit records consents so that the audit log has entries, and
@@ -101,7 +102,7 @@ func TestAuditCheckpoints(t *testing.T) {
 
 	var key AuditPublicKey
 	e.do("GET", "/v1/audit/public-key", "audit", nil).json(t, &key)
-	if key.Algorithm != "ed25519" || key.Name != "lethe-test" || !strings.HasPrefix(key.VerifierKey, "lethe-test+") {
+	if key.Algorithm != "ed25519" || key.Name != keyring.SignerName || !strings.HasPrefix(key.VerifierKey, keyring.SignerName+"+") {
 		t.Errorf("public key = %+v", key)
 	}
 	opened, err := audit.OpenCheckpoint([]byte(cp.Note), audit.DefaultOrigin, key.VerifierKey)

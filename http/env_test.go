@@ -3,8 +3,6 @@ package http
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -21,6 +19,7 @@ import (
 	"github.com/lethe-privacy/lethe/apikey"
 	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/consent"
+	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/store/sqlite"
 )
 
@@ -99,12 +98,14 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 		t.Fatalf("open sqlite store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	kr := &tmpSealer{}
-	rand.Read(kr.key[:])
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := audit.NewSigner("lethe-test", priv)
+	secrets, err := keyring.GenerateSecrets()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("generate secrets: %v", err)
+	}
+	kr := keyring.New(store, secrets, keyring.Options{})
+	signer := secrets.Signer()
+	if signer == nil {
+		t.Fatal("generated secrets hold no signing key")
 	}
 	ledger, err := consent.New(ctx, consent.Options{Config: testConfig(), Store: store, Sealer: kr})
 	if err != nil {
