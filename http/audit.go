@@ -176,7 +176,7 @@ func (s *Server) auditCheckpointLatest(ctx context.Context, _ *struct{}) (*check
 // serves proofs and signing, the store keeps the list.
 func (s *Server) checkpointList(ctx context.Context) ([]lethe.AuditCheckpoint, error) {
 	if s.store == nil {
-		return nil, errNoAudit
+		return nil, lethe.Errorf(lethe.EUNAVAILABLE, "listing checkpoints needs the server's store (Options.Store), which is not configured")
 	}
 	cps, err := s.store.AuditCheckpointList(ctx)
 	if err != nil {

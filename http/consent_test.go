@@ -334,3 +334,34 @@ func hasLocation(p Problem, loc string) bool {
 	}
 	return false
 }
+
+func TestErasedSubject(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	var rec ConsentRecordResponse
+	e.do("POST", "/v1/consents", "write", grant("u-erased", true, "marketing_email")).json(t, &rec)
+	if len(rec.Events) != 1 {
+		t.Fatalf("record: %+v", rec)
+	}
+	ref, err := e.ledger.SubjectRef("u-erased")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.keyring.Shred(t.Context(), ref, "test"); err != nil || n != 1 {
+		t.Fatalf("shred: %d keys, %v", n, err)
+	}
+
+	// The pseudonymous timeline stays; the evidence is gone.
+	res := e.do("GET", "/v1/subjects/u-erased/consents/history", "read", nil)
+	var h ConsentHistoryResponse
+	res.json(t, &h)
+	if res.status != http.StatusOK || len(h.Events) != 1 || !h.Events[0].EvidenceErased || h.Events[0].Evidence != nil {
+		t.Errorf("history after erasure: %d %s", res.status, res.body)
+	}
+	res = e.do("GET", "/v1/consents/"+rec.Events[0].ID.String()+"/receipt", "read", nil)
+	var r consent.Receipt
+	res.json(t, &r)
+	if res.status != http.StatusOK || r.PIIPrincipalID != "[erased]" || r.Evidence != nil || strings.Contains(string(res.body), "203.0.113.7") {
+		t.Errorf("receipt after erasure: %d %s", res.status, res.body)
+	}
+}

@@ -73,17 +73,18 @@ func (s *syncBuffer) String() string {
 // testEnv is a server over a real SQLite store and keyring, listening on
 // loopback, with one API key per role.
 type testEnv struct {
-	t      testing.TB
-	server *Server
-	http   *httptest.Server
-	store  lethe.Store
-	dbPath string
-	ledger *consent.Ledger
-	keys   *apikey.Service
-	audit  *audit.Log
-	logs   *syncBuffer
-	tokens map[string]string // read, write, audit, admin, revoked
-	ready  func(context.Context) error
+	t       testing.TB
+	server  *Server
+	http    *httptest.Server
+	store   lethe.Store
+	dbPath  string
+	keyring *keyring.Keyring
+	ledger  *consent.Ledger
+	keys    *apikey.Service
+	audit   *audit.Log
+	logs    *syncBuffer
+	tokens  map[string]string // read, write, audit, admin, revoked
+	ready   func(context.Context) error
 }
 
 type envOption func(*Options)
@@ -119,7 +120,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Cleanup(func() { keys.Close() })
 	alog := audit.New(store, signer, audit.Options{})
 
-	e := &testEnv{t: t, dbPath: dbPath, store: store, ledger: ledger, keys: keys, audit: alog, logs: &syncBuffer{}, tokens: map[string]string{}}
+	e := &testEnv{t: t, dbPath: dbPath, keyring: kr, store: store, ledger: ledger, keys: keys, audit: alog, logs: &syncBuffer{}, tokens: map[string]string{}}
 	o := Options{
 		Ledger:   ledger,
 		Audit:    alog,

@@ -275,6 +275,33 @@ func TestSystemEndpoints(t *testing.T) {
 			t.Errorf("openapi lacks %s", p)
 		}
 	}
+	// Requests are strict, responses open to new fields.
+	var schemas struct {
+		Components struct {
+			Schemas map[string]struct {
+				AdditionalProperties *bool `json:"additionalProperties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	e.do("GET", "/openapi.json", "", nil).json(t, &schemas)
+	for name, strict := range map[string]bool{
+		"ConsentRecordRequest": true, "PurposeChoiceRequest": true, "ConsentEvidenceRequest": true,
+		"ConsentDecision": false, "Receipt": false, "Problem": false,
+	} {
+		sc, ok := schemas.Components.Schemas[name]
+		if !ok {
+			t.Errorf("openapi lacks schema %s", name)
+			continue
+		}
+		if got := sc.AdditionalProperties != nil && !*sc.AdditionalProperties; got != strict {
+			t.Errorf("schema %s: additionalProperties false = %v, want %v", name, got, strict)
+		}
+	}
+	for _, gone := range []string{"ErrorModel", "ErrorDetail"} {
+		if _, ok := schemas.Components.Schemas[gone]; ok {
+			t.Errorf("openapi documents huma's %s; errors are Problems", gone)
+		}
+	}
 	if !bytes.Equal(e.server.OpenAPI(), e.do("GET", "/openapi.json", "", nil).body) {
 		t.Errorf("OpenAPI() differs from /openapi.json")
 	}
