@@ -62,7 +62,7 @@ func BenchmarkSubjectRef(b *testing.B) {
 func benchmarkAEAD(b *testing.B, decrypt bool, opts keyring.Options) {
 	ctx := context.Background()
 	st := openSQLite(b, filepath.Join(b.TempDir(), "lethe.db"))
-	k := keyring.New(st, testSecrets(b), opts)
+	k := newKeyring(b, st, testSecrets(b), opts)
 	ref := ref(b, k, "jane")
 	plain := make([]byte, 256)
 	ad := []byte("consent-event")

@@ -26,10 +26,12 @@ type Options struct {
 	// Clock stamps new keys and shreds. Defaults to lethe.SystemClock.
 	Clock lethe.Clock
 	// CacheKeys keeps unwrapped subject keys in memory (bounded, least
-	// recently used out), saving a store read and an unwrap per call. Turn
-	// it on only when a shred made by another process reaches Forget (a
-	// lethe.ChangeFeed), or when this process is the only one that shreds:
-	// a cached key keeps decrypting until it is forgotten. Defaults to off.
+	// recently used out), saving a store read and an unwrap per call. It
+	// takes effect only when the store implements lethe.ChangeFeed: New
+	// then follows the feed (until Close) and forgets what other processes
+	// changed, since a cached key keeps decrypting until it is forgotten.
+	// Shreds made through this Keyring are forgotten at once. Defaults to
+	// off.
 	CacheKeys bool
 	// CacheSize bounds the cache, in subjects. Defaults to 10,000.
 	CacheSize int
@@ -49,6 +51,10 @@ type Keyring struct {
 	// key read from the store before a Forget is never cached after it.
 	mu    sync.Mutex
 	epoch atomic.Uint64
+
+	stop   context.CancelFunc // ends following the change feed; nil without
+	done   chan struct{}
+	closed atomic.Bool // set by Close: the cache is no longer used
 }
 
 // subjectKeys is one subject's cached keys. It is replaced, never changed,
@@ -103,10 +109,50 @@ func New(store lethe.SubjectKeyStore, secrets *Secrets, opts Options) *Keyring {
 	k.refs.New = func() any {
 		return &refHasher{mac: hmac.New(sha256.New, refKey[:]), buf: make([]byte, 0, 128), sum: make([]byte, 0, sha256.Size)}
 	}
-	if opts.CacheKeys {
-		k.cache, _ = lru.New[lethe.SubjectRef, *subjectKeys](cmp.Or(opts.CacheSize, 10_000))
+	if feed, ok := store.(lethe.ChangeFeed); ok && opts.CacheKeys {
+		ctx, cancel := context.WithCancel(context.Background())
+		if changes, err := feed.SubjectChanges(ctx); err == nil {
+			k.cache, _ = lru.New[lethe.SubjectRef, *subjectKeys](cmp.Or(opts.CacheSize, 10_000))
+			k.stop, k.done = cancel, make(chan struct{})
+			go k.follow(changes)
+		} else {
+			// Without the feed a cache could outlive a shred made
+			// elsewhere: run uncached rather than fail.
+			cancel()
+		}
 	}
 	return k
+}
+
+// Close stops following the store's change feed and drops the cache. It
+// does not close the store. The Keyring stays usable, uncached.
+func (k *Keyring) Close() error {
+	if k.stop != nil {
+		k.stop()
+		<-k.done
+		k.closed.Store(true)
+		k.ForgetAll()
+	}
+	return nil
+}
+
+// cached returns the cache, or nil when not caching.
+func (k *Keyring) cached() *lru.Cache[lethe.SubjectRef, *subjectKeys] {
+	if k.closed.Load() {
+		return nil
+	}
+	return k.cache
+}
+
+func (k *Keyring) follow(changes <-chan lethe.SubjectRef) {
+	defer close(k.done)
+	for ref := range changes {
+		if ref.IsZero() {
+			k.ForgetAll()
+		} else {
+			k.Forget(ref)
+		}
+	}
 }
 
 // SubjectRef returns HMAC-SHA256(RefKey, type + ":" + normalised value) of
@@ -282,8 +328,8 @@ func (k *Keyring) ForgetAll() {
 
 // activeKey returns the subject's active key, creating it if needed.
 func (k *Keyring) activeKey(ctx context.Context, ref lethe.SubjectRef) (cipher.AEAD, uint32, error) {
-	if k.cache != nil {
-		if e, ok := k.cache.Get(ref); ok && e.active != 0 {
+	if c := k.cached(); c != nil {
+		if e, ok := c.Get(ref); ok && e.active != 0 {
 			return e.aeads[e.active], e.active, nil
 		}
 	}
@@ -305,8 +351,8 @@ func (k *Keyring) activeKey(ctx context.Context, ref lethe.SubjectRef) (cipher.A
 
 // keyOf returns the subject's key of one generation.
 func (k *Keyring) keyOf(ctx context.Context, ref lethe.SubjectRef, gen uint32) (cipher.AEAD, error) {
-	if k.cache != nil {
-		if e, ok := k.cache.Get(ref); ok {
+	if c := k.cached(); c != nil {
+		if e, ok := c.Get(ref); ok {
 			if aead, ok := e.aeads[gen]; ok {
 				return aead, nil
 			}
@@ -422,7 +468,7 @@ func (k *Keyring) remember(epoch uint64, ref lethe.SubjectRef, gen uint32, aead 
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.epoch.Load() != epoch {
+	if k.epoch.Load() != epoch || k.closed.Load() {
 		return
 	}
 	e := &subjectKeys{active: gen, aeads: map[uint32]cipher.AEAD{gen: aead}}

@@ -102,7 +102,7 @@ func FuzzDecrypt(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	k := keyring.New(st, secrets, keyring.Options{CacheKeys: true})
+	k := newKeyring(f, st, secrets, keyring.Options{CacheKeys: true})
 	jane, err := k.SubjectRef(lethe.Identity{Type: lethe.IdentityUserID, Value: "jane"})
 	if err != nil {
 		f.Fatal(err)
