@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -53,6 +54,24 @@ func Canonical(e lethe.AuditEntry) []byte {
 	return b
 }
 
+// ValidRecord returns EINVALID when r holds text that is not valid UTF-8.
+// The canonical encoding (JSON) would replace such bytes, so two different
+// records could share a hash and a change between them would go unseen:
+// Seal refuses them, and Verify flags stored entries that hold them.
+func ValidRecord(r lethe.AuditRecord) error {
+	for _, f := range []struct{ name, v string }{{"actor", r.Actor}, {"action", r.Action}, {"object", r.Object}} {
+		if !utf8.ValidString(f.v) {
+			return lethe.FieldErrorf(f.name, "audit record text must be valid UTF-8")
+		}
+	}
+	for k, v := range r.Details {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return lethe.FieldErrorf("details", "audit record text must be valid UTF-8")
+		}
+	}
+	return nil
+}
+
 // LeafHash returns the RFC 6962 leaf hash of e's canonical encoding.
 func LeafHash(e lethe.AuditEntry) [32]byte { return [32]byte(tlog.RecordHash(Canonical(e))) }
 
@@ -65,15 +84,19 @@ type HashReaderFunc func(indexes []int64) ([][32]byte, error)
 // computes leaf hashes, and computes the tree hashes that must be stored for
 // the new leaves (tlog.StoredHashes). read must return hashes already stored
 // (inside the caller's transaction); hashes produced by this call are
-// served from memory. The caller stores entries and hashes and moves the head
-// in the same transaction, serialised against other appends.
+// served from memory. It returns EINVALID for a record that is not valid
+// UTF-8 (see ValidRecord). The caller stores entries and hashes and moves
+// the head in the same transaction, serialised against other appends.
 func Seal(head lethe.AuditHead, records []lethe.AuditRecord, now time.Time, read HashReaderFunc) ([]lethe.AuditEntry, []lethe.AuditTreeHash, lethe.AuditHead, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	pending := map[int64][32]byte{}
 	reader := hashReader{read: read, pending: pending}
 	entries := make([]lethe.AuditEntry, 0, len(records))
 	var hashes []lethe.AuditTreeHash
-	for _, r := range records {
+	for i, r := range records {
+		if err := ValidRecord(r); err != nil {
+			return nil, nil, head, fmt.Errorf("seal audit record %d: %w", i, err)
+		}
 		e := lethe.AuditEntry{AuditRecord: r, Seq: head.Size, Time: now, PrevHash: head.LastHash}
 		e.Hash = LeafHash(e)
 		n := int64(head.Size)

@@ -170,3 +170,31 @@ func TestCanonicalCommitsToEveryField(t *testing.T) {
 		t.Errorf("canonical encoding depends on zone, map order or Hash:\n%s\n%s", audit.Canonical(same), audit.Canonical(base))
 	}
 }
+
+func TestSealRefusesInvalidUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		record, lookalike lethe.AuditRecord
+	}{
+		{"actor", lethe.AuditRecord{Actor: "api:\xff", Action: "x.y"}, lethe.AuditRecord{Actor: "api:\xfe", Action: "x.y"}},
+		{"action", lethe.AuditRecord{Actor: "cli", Action: "x.\xfe"}, lethe.AuditRecord{Actor: "cli", Action: "x.\xc3"}},
+		{"object", lethe.AuditRecord{Actor: "cli", Action: "x.y", Object: "\xc3"}, lethe.AuditRecord{Actor: "cli", Action: "x.y", Object: "\xff"}},
+		{"detail key", lethe.AuditRecord{Actor: "cli", Action: "x.y", Details: map[string]string{"\xff": "v"}},
+			lethe.AuditRecord{Actor: "cli", Action: "x.y", Details: map[string]string{"\x80": "v"}}},
+		{"detail value", lethe.AuditRecord{Actor: "cli", Action: "x.y", Details: map[string]string{"k": "\xff"}},
+			lethe.AuditRecord{Actor: "cli", Action: "x.y", Details: map[string]string{"k": "\xfe"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// JSON writes every invalid byte as the same escaped U+FFFD:
+			// records differing only there would share a hash.
+			a, b := audit.Canonical(lethe.AuditEntry{AuditRecord: tc.record}), audit.Canonical(lethe.AuditEntry{AuditRecord: tc.lookalike})
+			if !bytes.Equal(a, b) {
+				t.Fatalf("premise: different invalid bytes no longer encode alike (%s vs %s); ValidRecord may be relaxed", a, b)
+			}
+			_, _, _, err := audit.Seal(lethe.AuditHead{}, []lethe.AuditRecord{record(0), tc.record}, time.Now(), nil)
+			if lethe.ErrorCode(err) != lethe.EINVALID {
+				t.Errorf("err = %v, want EINVALID", err)
+			}
+		})
+	}
+}

@@ -249,3 +249,32 @@ func TestCheckpointRefusesRewrittenLog(t *testing.T) {
 		}
 	})
 }
+
+// SQLite keeps whatever bytes it is given in a TEXT column. Seal never
+// writes invalid UTF-8 (JSON would encode every invalid byte alike, so
+// entries differing only there would share a hash); an entry holding some
+// was written by someone else, even when its hash was recomputed to match.
+// (PostgreSQL refuses invalid UTF-8 itself.)
+func TestVerifyFlagsInvalidUTF8(t *testing.T) {
+	r := openSQLite(t)
+	l := newLog(r, testSigner(t, 1))
+	appendN(t, l, 0, 9)
+	r.dropAppendOnly(t)
+	r.exec(t, `UPDATE audit_entries SET actor = ? WHERE seq = 5`, "api:\xff")
+	var e lethe.AuditEntry
+	if err := r.AuditEntries(context.Background(), 5, 6, func(x lethe.AuditEntry) error { e = x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if e.Actor != "api:\xff" {
+		t.Fatalf("premise: the store did not keep the invalid byte (%q)", e.Actor)
+	}
+	h := audit.LeafHash(e)
+	r.exec(t, `UPDATE audit_entries SET hash = ? WHERE seq = 5`, h[:])
+	res := verify(t, l, audit.VerifyOptions{})
+	if res.OK || res.FirstBadSeq == nil || *res.FirstBadSeq != 5 || !strings.Contains(res.Problem, "not valid UTF-8") {
+		t.Errorf("result = %+v, want entry 5 named for invalid UTF-8", res)
+	}
+	if _, err := l.Append(context.Background(), lethe.AuditRecord{Actor: "api:\xff", Action: "x.y"}); lethe.ErrorCode(err) != lethe.EINVALID {
+		t.Errorf("append of invalid UTF-8: err = %v, want EINVALID", err)
+	}
+}

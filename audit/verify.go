@@ -214,6 +214,10 @@ func (v *verification) entry(e lethe.AuditEntry) error {
 		problem = func() {
 			v.fail(e.Seq, "entry %d: content does not match its hash (changed after it was written)", e.Seq)
 		}
+	case ValidRecord(e.AuditRecord) != nil:
+		problem = func() {
+			v.fail(e.Seq, "entry %d: holds text that is not valid UTF-8, which Lethe never writes (changed after it was written)", e.Seq)
+		}
 	case e.PrevHash != v.prev && e.Seq == 0:
 		problem = func() { v.fail(0, "entry 0: does not start the hash chain (its previous hash is not zero)") }
 	case e.PrevHash != v.prev:
