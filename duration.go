@@ -9,8 +9,7 @@ import (
 
 // Duration is a period as people write it in policies: 72h, 30d, 13mo, 2y,
 // or a sum such as 1y6mo. Months and years are calendar units (2y from
-// 29 February is 28 February two years later, as time.AddDate would
-// normalise it), so a Duration is applied to an instant with AddTo rather
+// 29 February is 1 March two years later, as time.AddDate normalises it), so a Duration is applied to an instant with AddTo rather
 // than converted to a fixed number of seconds.
 type Duration struct {
 	Months int           // calendar months (a year is 12)

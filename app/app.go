@@ -1,0 +1,156 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/apikey"
+	"github.com/lethe-privacy/lethe/audit"
+	"github.com/lethe-privacy/lethe/config"
+	"github.com/lethe-privacy/lethe/consent"
+	"github.com/lethe-privacy/lethe/keyring"
+	"github.com/lethe-privacy/lethe/store/postgres"
+	"github.com/lethe-privacy/lethe/store/sqlite"
+)
+
+// Options says where Lethe's config, state and secrets are.
+type Options struct {
+	// ConfigPath is the lethe.yaml to load. Ignored when Config is set. When
+	// both are empty, Lethe runs without purposes: enough for migrations,
+	// API keys and the audit log, but consent calls will find no purpose.
+	ConfigPath string
+	// Config is an already loaded configuration (library use).
+	Config *lethe.Config
+	// DataDir holds the embedded database (lethe.db) and, unless secrets come
+	// from the environment, the secrets. Defaults to ./lethe-data.
+	DataDir string
+	// DatabaseURL selects PostgreSQL instead of the embedded database.
+	DatabaseURL string
+	// Actor is recorded in the audit log for what Open itself appends
+	// (config.loaded). Defaults to "library".
+	Actor string
+	// AuditConfigLoad appends a config.loaded entry with the config's hash.
+	// The server sets it.
+	AuditConfigLoad bool
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Clock defaults to the system clock.
+	Clock lethe.Clock
+}
+
+// App is a wired Lethe instance. Close it when done.
+type App struct {
+	Config     *lethe.Config
+	ConfigHash string // SHA-256 of the config file, hex; empty without a file
+	Store      lethe.Store
+	Secrets    *keyring.Secrets
+	Keyring    *keyring.Keyring
+	Audit      *audit.Log
+	Consent    *consent.Ledger
+	APIKeys    *apikey.Service
+	// SecretsCreated is true when this Open generated new secrets.
+	SecretsCreated bool
+
+	dataDir string
+}
+
+// Open loads the config, opens (and migrates) the store, loads or creates
+// the secrets and builds the services. Errors are *lethe.Error where the
+// cause is the caller's to fix: EINVALID for a bad config, EUNAVAILABLE for
+// an unreachable database or unreadable secrets.
+func Open(ctx context.Context, opts Options) (_ *App, err error) {
+	log := cmp.Or(opts.Logger, slog.Default())
+	clock := cmp.Or[lethe.Clock](opts.Clock, lethe.SystemClock{})
+	a := &App{Config: opts.Config}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.Config == nil && opts.ConfigPath != "" {
+		cfg, info, err := config.Load(opts.ConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		a.Config, a.ConfigHash = cfg, info.Hash
+	}
+	if a.Config == nil {
+		a.Config = &lethe.Config{Jurisdiction: lethe.GDPR}
+	}
+
+	dataDir := cmp.Or(opts.DataDir, "lethe-data")
+	a.dataDir = dataDir
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, &lethe.Error{Code: lethe.EUNAVAILABLE, Message: "cannot create the data directory " + dataDir, Err: err}
+	}
+	if opts.DatabaseURL != "" {
+		a.Store, err = postgres.Open(ctx, postgres.Options{URL: opts.DatabaseURL, Clock: clock})
+	} else {
+		a.Store, err = sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dataDir, "lethe.db"), Clock: clock})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+
+	a.Secrets, a.SecretsCreated, err = keyring.LoadSecrets(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("load secrets: %w", err)
+	}
+	if a.SecretsCreated {
+		log.Warn("created new secrets; back them up: without them subjects cannot be matched and evidence cannot be decrypted", "dir", dataDir)
+	}
+	a.Keyring = keyring.New(a.Store, a.Secrets, keyring.Options{Clock: clock, CacheKeys: true})
+	a.Audit = audit.New(a.Store, a.Secrets.Signer(), audit.Options{Clock: clock})
+	a.Consent, err = consent.New(ctx, consent.Options{Config: a.Config, Store: a.Store, Sealer: a.Keyring, Clock: clock, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.APIKeys, err = apikey.New(ctx, a.Store, apikey.Options{Clock: clock})
+	if err != nil {
+		return nil, err
+	}
+	if opts.AuditConfigLoad && a.ConfigHash != "" {
+		if err := a.auditConfig(ctx, cmp.Or(opts.Actor, "library")); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// auditConfig records which config (by hash) the server started with.
+func (a *App) auditConfig(ctx context.Context, actor string) error {
+	_, err := a.Audit.Append(ctx, lethe.AuditRecord{Actor: actor, Action: "config.loaded", Object: "sha256:" + a.ConfigHash,
+		Details: map[string]string{"purposes": fmt.Sprint(len(a.Config.Purposes))}})
+	if err != nil {
+		return fmt.Errorf("audit config load: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the store answers.
+func (a *App) Ready(ctx context.Context) error { return a.Store.Ping(ctx) }
+
+// Close releases everything Open acquired. It is safe to call on a
+// partially opened App.
+func (a *App) Close() error {
+	var errs []error
+	if a.APIKeys != nil {
+		errs = append(errs, a.APIKeys.Close())
+	}
+	if a.Consent != nil {
+		errs = append(errs, a.Consent.Close())
+	}
+	if a.Keyring != nil {
+		errs = append(errs, a.Keyring.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}

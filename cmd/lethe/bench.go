@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/app"
+	"github.com/lethe-privacy/lethe/consent"
+	api "github.com/lethe-privacy/lethe/http"
+)
+
+// benchConfig is the purpose set the benchmark records against.
+func benchConfig() *lethe.Config {
+	return &lethe.Config{
+		Controller:   lethe.Controller{Name: "Bench GmbH"},
+		Jurisdiction: lethe.GDPR,
+		Purposes: []lethe.Purpose{
+			{ID: "marketing_email", LawfulBasis: lethe.BasisConsent, PolicyVersion: "2026-03", ConsentMaxAge: lethe.Duration{Months: 13}},
+			{ID: "analytics", LawfulBasis: lethe.BasisConsent, PolicyVersion: "2026-03"},
+		},
+	}
+}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "bench", Short: "Reproducible benchmarks, reported as ratios against baselines measured in the same run"}
+	var n, checks, subjects, conns int
+	var dur time.Duration
+	consentCmd := &cobra.Command{
+		Use:   "consent",
+		Short: "Ledger append vs raw insert, in-process check, HTTP check vs a bare handler",
+		Long: "Measures, in one run, on a fresh database: the ledger's append rate against raw INSERTs of equivalent rows into\n" +
+			"the same engine with the same durability (ratio); in-process check ns/op; and HTTP check req/s against a bare\n" +
+			"net/http handler on the same machine (ratio). Uses a temporary embedded database, or with --database-url the PostgreSQL\n" +
+			"database given (its tables get benchmark rows: give a scratch database).",
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, n, checks, subjects, conns, dur)
+		},
+	}
+	f := consentCmd.Flags()
+	f.IntVar(&n, "appends", 5000, "events appended by the ledger, and rows by the raw baseline")
+	f.IntVar(&checks, "checks", 1_000_000, "in-process checks")
+	f.IntVar(&subjects, "subjects", 1000, "distinct subjects checked")
+	f.IntVar(&conns, "connections", 2*runtime.GOMAXPROCS(0), "concurrent HTTP connections")
+	f.DurationVar(&dur, "duration", 5*time.Second, "time per HTTP measurement")
+	c.AddCommand(consentCmd)
+	return c
+}
+
+type rawBaseline interface {
+	RawInsertBaseline(ctx context.Context, n int) (time.Duration, error)
+}
+
+func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, checks, subjects, conns int, dur time.Duration) error {
+	dir, err := os.MkdirTemp("", "lethe-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	engine := "sqlite"
+	opts := app.Options{Config: benchConfig(), DataDir: dir, Actor: "bench"}
+	if databaseURL != "" {
+		engine, opts.DatabaseURL = "postgres", databaseURL
+	}
+	a, err := app.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	raw, ok := a.Store.(rawBaseline)
+	if !ok {
+		return fmt.Errorf("store has no raw insert baseline")
+	}
+	fmt.Fprintf(w, "# lethe bench consent (%s, GOMAXPROCS=%d, %s)\n\n", engine, runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+
+	// 1. Append vs raw insert, alternating halves so that drift (disk
+	// caches, a neighbour's load) hits both sides alike.
+	var ledgerTime, rawTime time.Duration
+	half := max(n/2, 1)
+	for round := range 2 {
+		d, err := raw.RawInsertBaseline(ctx, half)
+		if err != nil {
+			return err
+		}
+		rawTime += d
+		start := time.Now()
+		for i := range half {
+			p := consent.RecordParams{
+				SubjectID: fmt.Sprintf("bench-%d-%d", round, i), PolicyVersion: "2026-03", Mechanism: "signup_form_v3", Source: "bench",
+				Evidence: lethe.ConsentEvidence{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"},
+				Purposes: []consent.PurposeChoice{{Purpose: "marketing_email", Granted: true}},
+			}
+			if _, err := a.Consent.Record(ctx, p); err != nil {
+				return err
+			}
+		}
+		ledgerTime += time.Since(start)
+	}
+	total := 2 * half
+	ledgerRate := float64(total) / ledgerTime.Seconds()
+	rawRate := float64(total) / rawTime.Seconds()
+
+	// 2. In-process check, warm cache, many subjects.
+	for i := range subjects {
+		p := consent.RecordParams{SubjectID: fmt.Sprintf("check-%d", i), PolicyVersion: "2026-03", Mechanism: "bench", Source: "bench",
+			Purposes: []consent.PurposeChoice{{Purpose: "marketing_email", Granted: i%3 != 0}}}
+		if _, err := a.Consent.Record(ctx, p); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, subjects)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("check-%d", i)
+	}
+	for _, id := range ids {
+		if _, err := a.Consent.Check(ctx, id, "marketing_email"); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	for i := range checks {
+		if _, err := a.Consent.Check(ctx, ids[i%len(ids)], "marketing_email"); err != nil {
+			return err
+		}
+	}
+	checkNs := float64(time.Since(start).Nanoseconds()) / float64(checks)
+
+	// 3. HTTP check vs a bare handler, same client, same listener kind.
+	_, token, err := a.APIKeys.Create(ctx, "bench", []lethe.Scope{lethe.ScopeConsentRead}, "bench")
+	if err != nil {
+		return err
+	}
+	srv, err := api.NewServer(api.Options{Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Ready: a.Ready, Logger: discardLogger()})
+	if err != nil {
+		return err
+	}
+	bareRate, err := loadTest(ctx, api.BaselineHandler(), "", "/", conns, dur)
+	if err != nil {
+		return err
+	}
+	apiRate, err := loadTest(ctx, srv.Handler(), token, "/v1/subjects/%s/consents/marketing_email", conns, dur, ids...)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "| measurement | Lethe | baseline | ratio | goal |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	fmt.Fprintf(w, "| append (events/s, 1 writer) vs raw INSERT | %.0f | %.0f | %.2f | >= 0.5 |\n", ledgerRate, rawRate, ledgerRate/rawRate)
+	fmt.Fprintf(w, "| in-process check (ns/op, warm, %d subjects) | %.0f | - | - | < 2000 |\n", subjects, checkNs)
+	fmt.Fprintf(w, "| HTTP check (req/s, %d conns) vs bare net/http | %.0f | %.0f | %.2f | >= 0.5 |\n", conns, apiRate, bareRate, apiRate/bareRate)
+	return nil
+}
+
+// loadTest serves h on a loopback listener and drives it from conns
+// keep-alive clients for dur, returning requests per second.
+func loadTest(ctx context.Context, h http.Handler, token, pathFmt string, conns int, dur time.Duration, ids ...string) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var done atomic.Int64
+	var firstErr atomic.Value
+	stop := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; time.Now().Before(stop) && ctx.Err() == nil; i += conns {
+				path := pathFmt
+				if len(ids) > 0 {
+					path = fmt.Sprintf(pathFmt, ids[i%len(ids)])
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("status %d from %s", resp.StatusCode, pathFmt))
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	start := time.Now()
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return float64(done.Load()) / time.Since(start).Seconds(), nil
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
