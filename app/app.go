@@ -89,13 +89,20 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, &lethe.Error{Code: lethe.EUNAVAILABLE, Message: "cannot create the data directory " + dataDir, Err: err}
 	}
+	// Assign the store only on success: a nil *postgres.Store in the
+	// interface would not be nil, and Close would call through it.
 	if opts.DatabaseURL != "" {
-		a.Store, err = postgres.Open(ctx, postgres.Options{URL: opts.DatabaseURL, Clock: clock})
+		s, err := postgres.Open(ctx, postgres.Options{URL: opts.DatabaseURL, Clock: clock})
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		a.Store = s
 	} else {
-		a.Store, err = sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dataDir, "lethe.db"), Clock: clock})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dataDir, "lethe.db"), Clock: clock})
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		a.Store = s
 	}
 
 	a.Secrets, a.SecretsCreated, err = keyring.LoadSecrets(dataDir)

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -31,9 +30,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 				opts.Progress = func(done, total uint64) {
 					if time.Since(last) > time.Second || done == total {
 						last = time.Now()
-						fmt.Fprintf(os.Stderr, "\rverifying %d/%d entries", done, total)
+						fmt.Fprintf(cmd.ErrOrStderr(), "\rverifying %d/%d entries", done, total)
 						if done == total {
-							fmt.Fprintln(os.Stderr)
+							fmt.Fprintln(cmd.ErrOrStderr())
 						}
 					}
 				}

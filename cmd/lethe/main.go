@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -53,15 +54,17 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:])
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes the CLI and returns the exit code.
-func run(ctx context.Context, args []string) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -72,10 +75,10 @@ func run(ctx context.Context, args []string) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(os.Stderr, "lethe: %v\n(see %s --help)\n", err, commandPath(root, args))
+		fmt.Fprintf(stderr, "lethe: %v\n(see %s --help)\n", err, commandPath(root, args))
 		return exitUsage
 	}
-	fmt.Fprintf(os.Stderr, "lethe: %s\n", err)
+	fmt.Fprintf(stderr, "lethe: %s\n", err)
 	if c, ok := exitCodes[lethe.ErrorCode(err)]; ok {
 		return c
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -23,7 +24,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			log := newLogger(logFormat)
+			log := newLogger(logFormat, cmd.ErrOrStderr())
 			path := g.resolvedConfig()
 			if path == "" {
 				return usageError{errNoConfig}
@@ -88,11 +89,11 @@ func signCheckpoints(ctx context.Context, a *app.App, every time.Duration, log *
 	}
 }
 
-func newLogger(format string) *slog.Logger {
+func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		return slog.New(slog.NewJSONHandler(w, nil))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 func storeKind(g *globals) string {
