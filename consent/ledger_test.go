@@ -53,7 +53,7 @@ func (f fixture) advance(d time.Duration) {
 	*f.now = f.now.Add(d)
 }
 
-func newFixture(t *testing.T, store lethe.Store, cfg *lethe.Config, secrets *keyring.Secrets) fixture {
+func newFixture(t testing.TB, store lethe.Store, cfg *lethe.Config, secrets *keyring.Secrets) fixture {
 	t.Helper()
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
@@ -67,7 +67,7 @@ func newFixture(t *testing.T, store lethe.Store, cfg *lethe.Config, secrets *key
 	return fixture{store: store, keys: k, audit: audit.New(store, secrets.Signer(), audit.Options{}), ledger: l, now: &now, mu: &mu}
 }
 
-func openSQLite(t *testing.T, path string) lethe.Store {
+func openSQLite(t testing.TB, path string) lethe.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
 	if err != nil {
@@ -77,7 +77,7 @@ func openSQLite(t *testing.T, path string) lethe.Store {
 	return s
 }
 
-func openPostgres(t *testing.T, url string) lethe.Store {
+func openPostgres(t testing.TB, url string) lethe.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), postgres.Options{URL: url})
 	if err != nil {
@@ -87,7 +87,7 @@ func openPostgres(t *testing.T, url string) lethe.Store {
 	return s
 }
 
-func secrets(t *testing.T) *keyring.Secrets {
+func secrets(t testing.TB) *keyring.Secrets {
 	t.Helper()
 	s, _, err := keyring.LoadSecrets(t.TempDir())
 	if err != nil {

@@ -35,16 +35,11 @@ func scanSubjectKey(r scanner) (lethe.SubjectKey, error) {
 
 // SubjectKeyActive returns the subject's unshredded key (ENOTFOUND if none).
 func (s *Store) SubjectKeyActive(ctx context.Context, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
-	return s.subjectKeyActive(ctx, s.reader, ref)
+	return s.subjectKeyActive(ctx, s.st.readKeyActive, ref)
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (s *Store) subjectKeyActive(ctx context.Context, q querier, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
-	k, err := scanSubjectKey(q.QueryRowContext(ctx, `SELECT `+subjectKeyColumns+` FROM subject_keys
- WHERE subject_ref = ? AND shredded_at IS NULL`, ref[:]))
+func (s *Store) subjectKeyActive(ctx context.Context, st *sql.Stmt, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
+	k, err := scanSubjectKey(st.QueryRowContext(ctx, ref[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, lethe.Errorf(lethe.ENOTFOUND, "the subject has no active data key")
 	}
@@ -85,7 +80,7 @@ func (s *Store) SubjectKeyCreate(ctx context.Context, key lethe.SubjectKey) (let
 	}
 	var out lethe.SubjectKey
 	err := s.write(ctx, "create subject key", func(ctx context.Context, tx *sql.Tx) error {
-		k, err := s.subjectKeyActive(ctx, tx, key.SubjectRef)
+		k, err := s.subjectKeyActive(ctx, tx.StmtContext(ctx, s.st.keyActive), key.SubjectRef)
 		if err == nil {
 			out = k
 			return nil
@@ -94,12 +89,10 @@ func (s *Store) SubjectKeyCreate(ctx context.Context, key lethe.SubjectKey) (let
 			return err
 		}
 		var gen int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(generation), 0) + 1 FROM subject_keys WHERE subject_ref = ?`,
-			key.SubjectRef[:]).Scan(&gen); err != nil {
+		if err := tx.StmtContext(ctx, s.st.keyNextGen).QueryRowContext(ctx, key.SubjectRef[:]).Scan(&gen); err != nil {
 			return translate("create subject key", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO subject_keys (subject_ref, generation, wrapped, created_at) VALUES (?, ?, ?, ?)`,
-			key.SubjectRef[:], gen, key.Wrapped, micros(created)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.st.keyInsert).ExecContext(ctx, key.SubjectRef[:], gen, key.Wrapped, micros(created)); err != nil {
 			return translate("create subject key", err)
 		}
 		out = lethe.SubjectKey{SubjectRef: key.SubjectRef, Generation: uint32(gen), Wrapped: key.Wrapped, CreatedAt: fromMicros(micros(created))}

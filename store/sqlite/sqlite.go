@@ -147,7 +147,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.reader.SetMaxOpenConns(readers)
 	s.reader.SetMaxIdleConns(readers)
-	if err := s.st.prepare(ctx, writer); err != nil {
+	if err := s.st.prepare(ctx, writer, s.reader); err != nil {
 		s.reader.Close()
 		writer.Close()
 		return nil, translate("open sqlite store", err)

@@ -22,6 +22,12 @@ type writerStmts struct {
 	savepoint   *sql.Stmt
 	release     *sql.Stmt
 	rollbackTo  *sql.Stmt
+	keyActive   *sql.Stmt
+	keyNextGen  *sql.Stmt
+	keyInsert   *sql.Stmt
+	// readKeyActive is prepared on the reader pool: every first encryption
+	// for a subject reads it.
+	readKeyActive *sql.Stmt
 }
 
 // hashChunk is how many tree hashes one multi-row INSERT writes; a group
@@ -46,12 +52,20 @@ const (
 	sqlHeadSet     = `UPDATE audit_head SET size = ?, last_hash = ? WHERE id = 1 AND size = ?`
 	sqlHashGet     = `SELECT hash FROM audit_tree_hashes WHERE idx = ?`
 	sqlHashInsert  = `INSERT INTO audit_tree_hashes (idx, hash) VALUES (?, ?)`
+	sqlKeyActive   = `SELECT ` + subjectKeyColumns + ` FROM subject_keys WHERE subject_ref = ? AND shredded_at IS NULL`
+	sqlKeyNextGen  = `SELECT COALESCE(MAX(generation), 0) + 1 FROM subject_keys WHERE subject_ref = ?`
+	sqlKeyInsert   = `INSERT INTO subject_keys (subject_ref, generation, wrapped, created_at) VALUES (?, ?, ?, ?)`
 	sqlEntryInsert = `INSERT INTO audit_entries
  (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
+func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
+	st, err := reader.PrepareContext(ctx, sqlKeyActive)
+	if err != nil {
+		return err
+	}
+	w.readKeyActive = st
 	for _, p := range []struct {
 		dst *(*sql.Stmt)
 		sql string
@@ -67,6 +81,9 @@ func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.savepoint, "SAVEPOINT w"},
 		{&w.release, "RELEASE w"},
 		{&w.rollbackTo, "ROLLBACK TO w"},
+		{&w.keyActive, sqlKeyActive},
+		{&w.keyNextGen, sqlKeyNextGen},
+		{&w.keyInsert, sqlKeyInsert},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -79,7 +96,7 @@ func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writerStmts) close() {
 	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet, w.hashInsert, w.hashInsertN,
-		w.entryInsert, w.savepoint, w.release, w.rollbackTo} {
+		w.entryInsert, w.savepoint, w.release, w.rollbackTo, w.keyActive, w.keyNextGen, w.keyInsert, w.readKeyActive} {
 		if st != nil {
 			_ = st.Close()
 		}
