@@ -36,11 +36,14 @@ func (c *Config) PurposeIDs() []string {
 
 // Controller identifies the controller (Art. 30(1)(a)).
 type Controller struct {
-	Name           string   `yaml:"name" json:"name"`
-	Contact        string   `yaml:"contact,omitempty" json:"contact,omitempty"`
-	Address        string   `yaml:"address,omitempty" json:"address,omitempty"`
-	DPO            *Contact `yaml:"dpo,omitempty" json:"dpo,omitempty"`
-	Representative *Contact `yaml:"representative,omitempty" json:"representative,omitempty"`
+	Name    string `yaml:"name" json:"name"`
+	Contact string `yaml:"contact,omitempty" json:"contact,omitempty"`
+	Address string `yaml:"address,omitempty" json:"address,omitempty"`
+	// PrivacyNoticeURL is where the privacy notice is published; consent
+	// receipts link to it (Kantara policyUrl).
+	PrivacyNoticeURL string   `yaml:"privacy_notice_url,omitempty" json:"privacy_notice_url,omitempty"`
+	DPO              *Contact `yaml:"dpo,omitempty" json:"dpo,omitempty"`
+	Representative   *Contact `yaml:"representative,omitempty" json:"representative,omitempty"`
 }
 
 // Contact is a person or office that can be reached.

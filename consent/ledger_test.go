@@ -24,7 +24,7 @@ import (
 
 func testConfig() *lethe.Config {
 	return &lethe.Config{
-		Controller:   lethe.Controller{Name: "Example Shop GmbH", Contact: "privacy@example.com"},
+		Controller:   lethe.Controller{Name: "Example Shop GmbH", Contact: "privacy@example.com", PrivacyNoticeURL: "https://example.com/privacy"},
 		Jurisdiction: lethe.GDPR,
 		Purposes: []lethe.Purpose{
 			{ID: "marketing_email", LawfulBasis: lethe.BasisConsent, PolicyVersion: "2026-03", AlsoAccept: []string{"2025-09"},
@@ -339,7 +339,8 @@ func TestHistoryReceiptAndShred(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r.Version != "KI-CR-v1.1.0" || r.PIIPrincipalID != "u-1" || r.ConsentReceiptID != g.Events[0].ID.String() ||
-			r.PIIControllers[0].PIIController != "Example Shop GmbH" || r.ISO27560.EventType != "given" || r.CollectionMethod != "signup_form_v3" {
+			r.PIIControllers[0].PIIController != "Example Shop GmbH" || r.ISO27560.EventType != "given" || r.CollectionMethod != "signup_form_v3" ||
+			r.PolicyURL != "https://example.com/privacy" || r.ISO27560.NoticeVersion != "2026-03" || r.Evidence == nil {
 			t.Fatalf("receipt: %+v", r)
 		}
 

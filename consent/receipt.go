@@ -144,7 +144,7 @@ func (l *Ledger) Receipt(ctx context.Context, eventID uuid.UUID) (Receipt, error
 		ConsentReceiptID: e.ID.String(),
 		PIIPrincipalID:   principal,
 		PIIControllers:   []ReceiptController{ctl},
-		PolicyURL:        c.Contact,
+		PolicyURL:        c.PrivacyNoticeURL,
 		Services:         []ReceiptService{{Service: c.Name, Purposes: []ReceiptPurpose{rp}}},
 		Sensitive:        sensitive,
 		SPICat:           spi,
