@@ -17,14 +17,25 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/lethe-privacy/lethe/internal/testenv"
 )
 
 const exampleConfig = "../../examples/lethe.yaml"
 
 // cli runs the CLI in-process on a data directory.
 type cli struct {
-	t       *testing.T
-	dataDir string
+	t           *testing.T
+	dataDir     string
+	databaseURL string // PostgreSQL store when set
+}
+
+func (c cli) globals() []string {
+	g := []string{"--data-dir", c.dataDir, "--config", exampleConfig}
+	if c.databaseURL != "" {
+		g = append(g, "--database-url", c.databaseURL)
+	}
+	return g
 }
 
 func newCLI(t *testing.T) cli {
@@ -37,7 +48,7 @@ func newCLI(t *testing.T) cli {
 func (c cli) run(args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	full := append([]string{"--data-dir", c.dataDir, "--config", exampleConfig}, args...)
+	full := append(c.globals(), args...)
 	code = run(context.Background(), full, &out, &errb)
 	return code, out.String(), errb.String()
 }
@@ -217,7 +228,15 @@ func TestOpenAPIAndSchema(t *testing.T) {
 // TestServe runs `lethe serve` in-process on a free port, uses it the way
 // the README's tour does, and stops it as SIGTERM would.
 func TestServe(t *testing.T) {
-	c := newCLI(t)
+	t.Run("sqlite", func(t *testing.T) { testServe(t, newCLI(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		c := newCLI(t)
+		c.databaseURL = testenv.PostgresSchema(t)
+		testServe(t, c)
+	})
+}
+
+func testServe(t *testing.T, c cli) {
 	key := strings.TrimSpace(lastLine(c.ok("apikey", "create", "--name", "tour", "--scopes", "admin")))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -229,7 +248,7 @@ func TestServe(t *testing.T) {
 	exited := make(chan int, 1)
 	var logs bytes.Buffer
 	go func() {
-		exited <- run(ctx, []string{"--data-dir", c.dataDir, "--config", exampleConfig, "serve", "--addr", addr, "--checkpoint-interval", "50ms"}, io.Discard, &syncWriter{w: &logs})
+		exited <- run(ctx, append(c.globals(), "serve", "--addr", addr, "--checkpoint-interval", "50ms"), io.Discard, &syncWriter{w: &logs})
 	}()
 	base := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
