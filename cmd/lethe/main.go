@@ -78,7 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lethe: %v\n(see %s --help)\n", err, commandPath(root, args))
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "lethe: %s\n", err)
+	// One line: scripts read the first line, and a driver's multi-line
+	// cause (one line per address tried) would break that.
+	fmt.Fprintf(stderr, "lethe: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	if c, ok := exitCodes[lethe.ErrorCode(err)]; ok {
 		return c
 	}
