@@ -19,7 +19,8 @@ type Datastore struct {
 	// config, not read from YAML).
 	Name string `yaml:"-" json:"name"`
 	// Driver is postgres, mysql (also MariaDB), sqlite, redis, webhook, or
-	// the name of a Go connector the application registered.
+	// custom: a Go connector the application registered under the
+	// datastore's name.
 	Driver string `yaml:"driver" json:"driver"`
 	// DSN is the connection string: a postgres:// URL, a MySQL DSN
 	// (user:pass@tcp(host:3306)/db), or an SQLite file path.
@@ -195,6 +196,7 @@ const (
 	DriverSQLite   = "sqlite"
 	DriverRedis    = "redis"
 	DriverWebhook  = "webhook"
+	DriverCustom   = "custom"
 )
 
 // ColumnRef names a column in the data map: datastore, collection, column.
