@@ -91,6 +91,10 @@ type Collection struct {
 	// After lists collections ([datastore.]collection) to erase before
 	// this one, beyond what references already order.
 	After []string `yaml:"after,omitempty" json:"after,omitempty"`
+	// Ignore lists columns known to hold no personal data (order totals,
+	// SKUs), so that `lethe datamap check --strict` can refuse columns
+	// nobody has classified yet.
+	Ignore []string `yaml:"ignore,omitempty" json:"ignore,omitempty"`
 }
 
 // TableName returns Table, or the collection name when Table is empty.
