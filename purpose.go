@@ -1,5 +1,7 @@
 package lethe
 
+import "slices"
+
 // Config is the privacy-as-code declaration read from lethe.yaml: who the
 // controller is, why personal data is processed and under which lawful
 // basis. Package config decodes it strictly, expands ${VAR}, validates it
@@ -13,6 +15,55 @@ type Config struct {
 	Jurisdiction Jurisdiction `yaml:"jurisdiction,omitempty" json:"jurisdiction,omitempty"`
 	// Purposes declares every purpose of processing.
 	Purposes []Purpose `yaml:"purposes" json:"purposes"`
+	// Datastores is the data map: the databases and services that hold
+	// personal data, by name. Package config fills the names (Datastore.Name,
+	// Collection.Name and Collection.Datastore), turns redis keys into
+	// collections and checks that every reference resolves.
+	Datastores map[string]*Datastore `yaml:"datastores,omitempty" json:"datastores,omitempty"`
+}
+
+// Datastore returns the datastore declared under name.
+func (c *Config) Datastore(name string) (*Datastore, bool) {
+	d, ok := c.Datastores[name]
+	return d, ok && d != nil
+}
+
+// DatastoreNames lists the declared datastore names, sorted.
+func (c *Config) DatastoreNames() []string {
+	names := make([]string, 0, len(c.Datastores))
+	for n := range c.Datastores {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Collection returns the collection declared as name in datastore.
+func (c *Config) Collection(datastore, name string) (*Collection, bool) {
+	d, ok := c.Datastore(datastore)
+	if !ok {
+		return nil, false
+	}
+	col, ok := d.Collections[name]
+	return col, ok && col != nil
+}
+
+// Collections lists every collection of every datastore, sorted by
+// datastore and then collection name.
+func (c *Config) Collections() []*Collection {
+	var all []*Collection
+	for _, dn := range c.DatastoreNames() {
+		d := c.Datastores[dn]
+		if d == nil {
+			continue
+		}
+		for _, cn := range d.CollectionNames() {
+			if col := d.Collections[cn]; col != nil {
+				all = append(all, col)
+			}
+		}
+	}
+	return all
 }
 
 // Purpose returns the purpose with the given id.

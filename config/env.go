@@ -17,15 +17,20 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 //
 // An unquoted reference takes the type of what it expands to
 // (gpc: ${GPC:-true} is a boolean); a quoted one stays text.
-func (p *parser) expand(n *yaml.Node, path string) {
+//
+// The schema is walked alongside only to know which values may hold a
+// password (writeOnly): a malformed reference in them is reported without
+// quoting the text around it.
+func (p *parser) expand(n *yaml.Node, path string, sch schemaNode) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			p.expand(n.Content[i+1], childPath(path, n.Content[i].Value))
+			key := n.Content[i].Value
+			p.expand(n.Content[i+1], childPath(path, key), sch.property(key))
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
-			p.expand(item, itemPath(path, i))
+			p.expand(item, itemPath(path, i), sch.items())
 		}
 	case yaml.ScalarNode:
 		// Aliases are not followed: the node they point to is expanded
@@ -35,6 +40,10 @@ func (p *parser) expand(n *yaml.Node, path string) {
 		}
 		out, refs, missing, err := expandString(n.Value, p.lookup)
 		switch {
+		case err != nil && sch.writeOnly():
+			p.add(path, n.Line, "holds a malformed ${...} reference (the value is not shown: it may hold a password); a reference is ${NAME} or ${NAME:-default}, and $${ is a literal ${")
+			p.prune[n] = true
+			return
 		case err != nil:
 			p.add(path, n.Line, "%v", err)
 			p.prune[n] = true

@@ -36,6 +36,9 @@ type parser struct {
 	// fromEnv holds the original text of scalars that ${VAR} expanded:
 	// their values may be secrets and are never quoted in messages.
 	fromEnv map[*yaml.Node]string
+	// hidden holds the scalars of keys that may hold a password (dsn,
+	// url, secret: writeOnly in the schema), never quoted either.
+	hidden map[*yaml.Node]bool
 	// prune lists nodes that failed validation and are dropped before
 	// decoding, so that the decoder and the cross-field checks see only
 	// values that passed (and do not report the same problem again).
@@ -65,6 +68,7 @@ func newParser(name string, lookup func(string) (string, bool)) *parser {
 		locs:      map[string]*loc{},
 		paths:     map[string]*loc{},
 		fromEnv:   map[*yaml.Node]string{},
+		hidden:    map[*yaml.Node]bool{},
 		prune:     map[*yaml.Node]bool{},
 		expanding: map[*yaml.Node]bool{},
 		reported:  map[string]bool{},
@@ -79,7 +83,7 @@ func (p *parser) run(data []byte) *lethe.Config {
 		return nil
 	}
 	p.root = root
-	p.expand(root, "")
+	p.expand(root, "", schemaRoot())
 	value, ok := p.convert(root, nil, "", root.Line, schemaRoot())
 	if !ok {
 		return nil
@@ -231,10 +235,15 @@ func itemPath(parent string, i int) string {
 
 // show renders a value for a message: quoted as written, or, when it came
 // from the environment, by the variable it came from, since environment
-// values are often secrets.
+// values are often secrets. A value that may hold a password (a DSN, a
+// URL, a secret) is never quoted, whether or not it came from the
+// environment.
 func (p *parser) show(n *yaml.Node, value string) string {
 	if raw, ok := p.fromEnv[n]; ok {
 		return "the value of " + raw
+	}
+	if p.hidden[n] {
+		return "the value (not shown: it may hold a password)"
 	}
 	return strconv.Quote(value)
 }
@@ -257,6 +266,9 @@ func (p *parser) convert(n *yaml.Node, tokens []string, path string, line int, s
 	p.locs[key] = l
 	if _, ok := p.paths[path]; !ok {
 		p.paths[path] = l
+	}
+	if sch.writeOnly() {
+		p.hidden[n] = true
 	}
 	if n.Anchor != "" {
 		p.expanding[n] = true
@@ -315,11 +327,21 @@ func (p *parser) convertMapping(n *yaml.Node, tokens []string, path string, sch 
 			continue
 		}
 		firstLine[k.Value] = k.Line
+		if names := sch.names(); names.known() && !p.checkName(k, cpath, names) {
+			p.prune[v] = true
+		}
 		csch := sch.property(k.Value)
+		if text := csch.str(kwNull); text != "" && isNull(v) {
+			// erase: null (or ~, or nothing) is the strategy "null".
+			v = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: text, Style: yaml.DoubleQuotedStyle, Line: v.Line, Column: v.Column}
+			n.Content[i+1] = v
+		}
 		// A key with no value (`contact:`) means "not set" for an
 		// optional key, as it does to the decoder; for an unknown or a
-		// required key it is kept, so that the schema names the key.
-		if isNull(v) && csch.known() && !sch.requires(k.Value) {
+		// required key it is kept, so that the schema names the key, and
+		// so is an entry of a mapping of names (a datastore, a field),
+		// which must have a value.
+		if isNull(v) && csch.known() && !sch.requires(k.Value) && !sch.isNameMap() {
 			p.paths[cpath] = &loc{path: cpath, line: k.Line, node: v}
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,14 +25,20 @@ import (
 //go:embed lethe.schema.json
 var schemaJSON []byte
 
-// Two keywords beyond the standard ones, both ignored by validators that
+// Three keywords beyond the standard ones, all ignored by validators that
 // do not know them: patternErrorMessage (which VS Code's JSON and YAML
 // language servers show instead of the bare pattern) gives the human
-// message for a pattern, and x-lethe-case names the case a value is
-// normalised to before validation (country codes, safeguards).
+// message for a pattern, x-lethe-case names the case a value is
+// normalised to before validation (country codes, safeguards), and
+// x-lethe-null gives the text a YAML null stands for (erase: null is the
+// masking strategy "null", not an unset key). The standard annotation
+// writeOnly marks values that may hold a password (dsn, url, secret):
+// messages never quote them.
 const (
 	kwPatternMessage = "patternErrorMessage"
 	kwCase           = "x-lethe-case"
+	kwNull           = "x-lethe-null"
+	kwWriteOnly      = "writeOnly"
 )
 
 type compiledSchema struct {
@@ -106,10 +113,57 @@ func (s schemaNode) get(keyword string) any {
 
 func (s schemaNode) known() bool { return s.m != nil }
 
+// property returns the schema of key: its entry under properties or, in a
+// mapping of names (datastores, collections, fields), the schema every
+// value takes (additionalProperties).
 func (s schemaNode) property(key string) schemaNode {
 	props, _ := s.get("properties").(map[string]any)
-	m, _ := props[key].(map[string]any)
+	if m, ok := props[key].(map[string]any); ok {
+		return schemaNode{m}
+	}
+	m, _ := s.get("additionalProperties").(map[string]any)
 	return schemaNode{m}
+}
+
+// isNameMap reports whether the schema is a mapping of names to values of
+// one schema (a Go map), rather than a record of known keys.
+func (s schemaNode) isNameMap() bool {
+	_, ok := s.get("additionalProperties").(map[string]any)
+	return ok
+}
+
+// names returns the schema of the keys of a mapping of names
+// (propertyNames), or the zero schemaNode.
+func (s schemaNode) names() schemaNode {
+	m, _ := s.get("propertyNames").(map[string]any)
+	return schemaNode{m}
+}
+
+// patterns caches the compiled patterns of propertyNames schemas.
+var patterns sync.Map // string -> *regexp.Regexp
+
+// checkName reports a key of a mapping of names that its propertyNames
+// schema refuses (a table, column or datastore name that is not a plain
+// identifier). It reports whether the name is valid.
+func (p *parser) checkName(key *yaml.Node, path string, names schemaNode) bool {
+	pattern := names.str("pattern")
+	if pattern == "" {
+		return true
+	}
+	re, ok := patterns.Load(pattern)
+	if !ok {
+		re, _ = patterns.LoadOrStore(pattern, regexp.MustCompile(pattern))
+	}
+	if re.(*regexp.Regexp).MatchString(key.Value) {
+		return true
+	}
+	p.add(path, key.Line, "%q is not valid here: %s", key.Value, names.str(kwPatternMessage))
+	return false
+}
+
+func (s schemaNode) writeOnly() bool {
+	b, _ := s.get(kwWriteOnly).(bool)
+	return b
 }
 
 func (s schemaNode) propertyNames() []string {
@@ -180,6 +234,13 @@ func (p *parser) validate(value any) {
 	var leaves []*jsonschema.ValidationError
 	var collect func(e *jsonschema.ValidationError)
 	collect = func(e *jsonschema.ValidationError) {
+		// A bad key name is reported by convertMapping (checkName), which
+		// knows the key's line: the validator's location for this kind of
+		// error is not reliable (jsonschema v6.0.3 keeps changing the
+		// slice it gives as the location).
+		if _, key := e.ErrorKind.(*kind.PropertyNames); key {
+			return
+		}
 		if len(e.Causes) == 0 {
 			leaves = append(leaves, e)
 		}
@@ -257,7 +318,7 @@ func (p *parser) schemaProblem(e *jsonschema.ValidationError) {
 			p.add(l.path, l.line, "%s does not have the expected form %s", p.show(node, k.Got), k.Want)
 		}
 	case *kind.Format:
-		if _, secret := p.fromEnv[node]; secret || k.Err == nil {
+		if _, secret := p.fromEnv[node]; secret || p.hidden[node] || k.Err == nil {
 			p.add(l.path, l.line, "%s is not a valid %s", p.show(node, node.Value), strings.TrimPrefix(k.Want, "lethe-"))
 		} else {
 			p.add(l.path, l.line, "%v", k.Err)
@@ -293,6 +354,8 @@ func (p *parser) typeMessage(n *yaml.Node, k *kind.Type, sch schemaNode) string 
 			got = p.show(n, n.Value)
 		} else if _, secret := p.fromEnv[n]; secret {
 			got = p.show(n, n.Value)
+		} else if p.hidden[n] {
+			got = typeName(k.Got)
 		} else {
 			got = n.Value
 		}

@@ -34,8 +34,14 @@ func matchType(t *testing.T, typ reflect.Type, sch schemaNode, path string) {
 		return
 	}
 	wantType := func(want string) {
-		if got, _ := sch.get("type").(string); got != want {
-			t.Errorf("%s: schema type %q, want %q (Go type %s)", path, got, want, typ)
+		got, _ := sch.get("type").(string)
+		// A value a YAML null stands for (x-lethe-null) is also typed
+		// null, so that editors accept the null too.
+		if types, ok := sch.get("type").([]any); ok && sch.str(kwNull) != "" && len(types) == 2 && types[1] == "null" {
+			got, _ = types[0].(string)
+		}
+		if got != want {
+			t.Errorf("%s: schema type %v, want %q (Go type %s)", path, sch.get("type"), want, typ)
 		}
 	}
 	if reflect.PointerTo(typ).Implements(textUnmarshaler) {
@@ -46,6 +52,23 @@ func matchType(t *testing.T, typ reflect.Type, sch schemaNode, path string) {
 	case reflect.Slice:
 		wantType("array")
 		matchType(t, typ.Elem(), sch.items(), path+"[]")
+	case reflect.Map:
+		// A Go map is a mapping of names: its keys are text, checked by
+		// propertyNames, and every value takes the additionalProperties
+		// schema.
+		wantType("object")
+		if typ.Key().Kind() != reflect.String {
+			t.Errorf("%s: map key %s is not text", path, typ.Key())
+		}
+		if _, ok := sch.get("propertyNames").(map[string]any); !ok {
+			t.Errorf("%s: a mapping of names needs propertyNames (which names are allowed)", path)
+		}
+		values, ok := sch.get("additionalProperties").(map[string]any)
+		if !ok || sch.get("properties") != nil {
+			t.Errorf("%s: a mapping of names needs an additionalProperties schema for its values, and no properties", path)
+			return
+		}
+		matchType(t, typ.Elem(), schemaNode{values}, path+".*")
 	case reflect.String:
 		wantType("string")
 	case reflect.Bool:
@@ -94,6 +117,8 @@ func matchType(t *testing.T, typ reflect.Type, sch schemaNode, path string) {
 func TestSchemaEnums(t *testing.T) {
 	t.Parallel()
 	purpose := schemaRoot().property("purposes").items()
+	datastore := schemaRoot().property("datastores").property("shop")
+	collection := datastore.property("collections").property("users")
 	tests := []struct {
 		name string
 		sch  schemaNode
@@ -104,6 +129,12 @@ func TestSchemaEnums(t *testing.T) {
 		{"jurisdiction", schemaRoot().property("jurisdiction"), stringsOf(lethe.Jurisdictions)},
 		{"safeguard", purpose.property("recipients").items().property("safeguard"),
 			[]string{"adequacy", "scc", "bcr", "code_of_conduct", "certification", "derogation", "none"}},
+		{"driver", datastore.property("driver"), []string{
+			lethe.DriverPostgres, lethe.DriverMySQL, lethe.DriverSQLite, lethe.DriverRedis, lethe.DriverWebhook, lethe.DriverCustom,
+		}},
+		{"hold.basis", collection.property("hold").property("basis"), stringsOf(lethe.HoldBases)},
+		{"erase", collection.property("erase"), stringsOf([]lethe.EraseAction{lethe.EraseDelete, lethe.EraseAnonymise})},
+		{"hold.then", collection.property("hold").property("then"), stringsOf([]lethe.EraseAction{lethe.EraseDelete, lethe.EraseAnonymise})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +193,11 @@ func TestSchemaDocument(t *testing.T) {
 			}
 			if m[kwPatternMessage] == nil {
 				t.Errorf("%s: pattern without %s", path, kwPatternMessage)
+			}
+		}
+		for _, k := range []string{"additionalProperties", "propertyNames"} {
+			if sub, ok := m[k].(map[string]any); ok {
+				walk(path+"."+k, sub)
 			}
 		}
 		for _, k := range []string{"items", "$defs"} {
