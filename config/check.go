@@ -37,6 +37,7 @@ func (p *parser) check(cfg *lethe.Config) {
 			p.checkTransfer(r, itemPath(at+".recipients", j))
 		}
 	}
+	p.checkDataMap(cfg)
 }
 
 func (p *parser) checkSpecialCategory(pp *lethe.Purpose, at string) {
