@@ -1,0 +1,555 @@
+package dsr
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// EraseParams is an erasure request (Art. 17).
+type EraseParams struct {
+	RequestID  string
+	Identities []lethe.Identity
+	// DryRun plans and counts without changing anything.
+	DryRun bool
+}
+
+// Step statuses.
+const (
+	StepPlanned = "planned"
+	StepDone    = "done"
+	StepFailed  = "failed"
+	StepHeld    = "held" // every matching row is kept by a hold
+)
+
+// StepResult is what erasure did (or, in a dry run, would do) to one
+// collection.
+type StepResult struct {
+	Datastore  string            `json:"datastore"`
+	Collection string            `json:"collection"`
+	Action     lethe.EraseAction `json:"action"`
+	// Matched is how many of the subject's rows the collection held.
+	Matched int64 `json:"matched"`
+	// Rows is how many rows were deleted or anonymised.
+	Rows int64 `json:"rows"`
+	// Held is how many rows a hold keeps, with the hold.
+	Held int64     `json:"held,omitempty"`
+	Hold *HoldInfo `json:"hold,omitempty"`
+	// Status is planned, done, failed or held.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// HoldInfo records the Art. 17(3) ground a hold keeps rows on.
+type HoldInfo struct {
+	Basis   lethe.HoldBasis `json:"basis"`
+	Reason  string          `json:"reason"`
+	KeepFor string          `json:"keep_for"`
+	// Until is when the newest held row's hold ends (zero when counted
+	// from the request: then it ends KeepFor after it).
+	Until time.Time         `json:"until,omitzero"`
+	Then  lethe.EraseAction `json:"then"`
+}
+
+// Verification is the outcome of looking again after erasure.
+type Verification struct {
+	// Passed is true when no declared field of any row found still holds
+	// one of the subject's original values (held rows excepted).
+	Passed bool `json:"passed"`
+	// Checked is how many rows were looked at.
+	Checked int64 `json:"checked"`
+	// Residual lists collections where personal values remain.
+	Residual []Residual `json:"residual,omitempty"`
+	// Skipped lists datastores that could not be verified.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// Residual is a collection that still holds the subject's data.
+type Residual struct {
+	Datastore  string   `json:"datastore"`
+	Collection string   `json:"collection"`
+	Rows       int64    `json:"rows"`
+	Fields     []string `json:"fields,omitempty"`
+}
+
+// Certificate is the proof of an erasure. It holds no personal data: the
+// request id, counts, holds, the verification outcome and the audit
+// checkpoint that commits to the request's audit entry.
+type Certificate struct {
+	RequestID string    `json:"request_id"`
+	IssuedAt  time.Time `json:"issued_at"`
+	DryRun    bool      `json:"dry_run,omitempty"`
+	// Status is completed, partially_completed (a datastore failed) or
+	// failed (nothing could be erased).
+	Status       string        `json:"status"`
+	Steps        []StepResult  `json:"steps"`
+	Failed       []Failure     `json:"failed,omitempty"`
+	Verification *Verification `json:"verification,omitempty"`
+	KeysShredded int           `json:"keys_shredded"`
+	Audit        *AuditProof   `json:"audit,omitempty"`
+}
+
+// AuditProof cites the audit log after the request's entry was appended.
+type AuditProof struct {
+	EntrySeq uint64 `json:"entry_seq"`
+	TreeSize uint64 `json:"tree_size"`
+	Root     string `json:"root"`
+	// Checkpoint is the signed note; anyone with the public key verifies
+	// it with `lethe audit verify`.
+	Checkpoint string `json:"checkpoint"`
+}
+
+// Request statuses a certificate reports.
+const (
+	StatusCompleted          = "completed"
+	StatusPartiallyCompleted = "partially_completed"
+	StatusFailed             = "failed"
+)
+
+// planStep is one collection's part of the plan.
+type planStep struct {
+	n       *node
+	matches []lethe.Match
+	step    *lethe.EraseStep // nil when a hold keeps every row
+	result  StepResult
+	// masked are the anonymised columns, for the pre-pass and the check.
+	masks map[string]lethe.Mask
+	// cutoff: rows whose hold.Since is before it are past the hold.
+	cutoff *lethe.Cutoff
+}
+
+// maxOriginals bounds the fingerprints of original values verification
+// keeps (16 bytes each); past it, verification of anonymised collections
+// checks the identities only and says so.
+const maxOriginals = 4_000_000
+
+// Erase erases the subject everywhere the data map says, then verifies,
+// then shreds the subject's keys, and returns the certificate.
+//
+// Each datastore's steps run in one transaction through its connector,
+// in dependency order; datastores run concurrently. A datastore that
+// fails leaves its steps failed and the others complete (status
+// partially_completed); keys are shredded only when every step is done
+// and verification passed, so a retry can still finish the job. Erase is
+// idempotent: running it again erases nothing more and verifies again.
+func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error) {
+	if err := checkIdentities(p.Identities); err != nil {
+		return nil, err
+	}
+	now := e.clock.Now().UTC()
+	cert := &Certificate{RequestID: p.RequestID, IssuedAt: now, DryRun: p.DryRun}
+	keys, err := e.resolve(ctx, p.RequestID, p.Identities)
+	if err != nil {
+		return nil, err
+	}
+	failed := map[string]error{}
+	for ds, err := range keys.failed {
+		failed[ds] = err
+	}
+	plans := map[string][]*planStep{}
+	for _, ds := range e.model.datastores {
+		order, err := e.model.eraseOrder(ds)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range order {
+			ps, err := e.planCollection(n, keys.matchesOf(n), now)
+			if err != nil {
+				return nil, err
+			}
+			if ps != nil {
+				plans[ds] = append(plans[ds], ps)
+			}
+		}
+	}
+
+	// Pre-pass: count, find held rows, and fingerprint the original
+	// values of anonymised fields so verification can look for them.
+	originals := newFingerprints()
+	for _, id := range p.Identities {
+		originals.add(id.Value)
+		if n, err := id.Normalise(); err == nil {
+			originals.add(n.Value)
+		}
+	}
+	e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+		for _, ps := range steps {
+			if err := e.count(ctx, conn, p.RequestID, ps, originals); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	if !p.DryRun {
+		e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+			var todo []lethe.EraseStep
+			var idx []int
+			for i, ps := range steps {
+				if ps.step != nil && ps.result.Matched-ps.result.Held > 0 {
+					todo = append(todo, *ps.step)
+					idx = append(idx, i)
+				}
+			}
+			if len(todo) == 0 {
+				return nil
+			}
+			results, err := conn.Erase(ctx, todo)
+			if err != nil {
+				return err
+			}
+			for j, r := range results {
+				steps[idx[j]].result.Rows = r.Rows
+			}
+			return nil
+		})
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	for _, ds := range e.model.datastores {
+		for _, ps := range plans[ds] {
+			r := ps.result
+			switch {
+			case failed[ds] != nil:
+				r.Status = StepFailed
+				r.Error = lethe.ErrorMessage(failed[ds])
+			case p.DryRun:
+				r.Status = StepPlanned
+			case r.Held > 0 && r.Held == r.Matched:
+				r.Status = StepHeld
+			default:
+				r.Status = StepDone
+			}
+			cert.Steps = append(cert.Steps, r)
+		}
+	}
+	for _, ds := range e.model.datastores {
+		if err := failed[ds]; err != nil {
+			cert.Failed = append(cert.Failed, failure(ds, err))
+		}
+	}
+	switch {
+	case len(cert.Failed) == 0:
+		cert.Status = StatusCompleted
+	case len(cert.Failed) == len(e.model.datastores):
+		cert.Status = StatusFailed
+	default:
+		cert.Status = StatusPartiallyCompleted
+	}
+	if p.DryRun {
+		return cert, nil
+	}
+
+	v := e.verify(ctx, p.RequestID, plans, failed, originals)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cert.Verification = v
+	if !v.Passed && cert.Status == StatusCompleted {
+		cert.Status = StatusPartiallyCompleted
+	}
+	if cert.Status == StatusCompleted && e.opts.Shred != nil {
+		n, err := e.opts.Shred(context.WithoutCancel(ctx), p.Identities)
+		if err != nil {
+			return nil, fmt.Errorf("shred subject keys: %w", err)
+		}
+		cert.KeysShredded = n
+	}
+	if e.opts.Audit != nil {
+		var rows, held int64
+		for _, s := range cert.Steps {
+			rows += s.Rows
+			held += s.Held
+		}
+		entries, err := e.opts.Audit.Append(context.WithoutCancel(ctx), lethe.AuditRecord{
+			Actor: e.opts.Actor, Action: "request.erased", SubjectRef: e.subjectRef(p.Identities), Object: p.RequestID,
+			Details: map[string]string{
+				"status": cert.Status, "rows": fmt.Sprint(rows), "held": fmt.Sprint(held),
+				"verified": fmt.Sprint(v.Passed), "failed_datastores": fmt.Sprint(len(cert.Failed)), "keys_shredded": fmt.Sprint(cert.KeysShredded),
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("audit erasure: %w", err)
+		}
+		cp, err := e.opts.Audit.Checkpoint(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("audit checkpoint: %w", err)
+		}
+		cert.Audit = &AuditProof{EntrySeq: entries[0].Seq, TreeSize: cp.Size, Root: hex.EncodeToString(cp.Root[:]), Checkpoint: string(cp.Note)}
+	}
+	return cert, nil
+}
+
+// planCollection decides what erasure does to one collection, or nil
+// when the subject has no rows there to reach.
+func (e *Engine) planCollection(n *node, matches []lethe.Match, now time.Time) (*planStep, error) {
+	if len(matches) == 0 {
+		return nil, nil
+	}
+	c := n.c
+	ps := &planStep{n: n, matches: matches}
+	action := c.EraseActionOrDefault()
+	ps.result.Datastore, ps.result.Collection = c.Datastore, c.Name
+	if h := c.Hold; h != nil {
+		then := h.Then
+		if then == "" {
+			then = lethe.EraseDelete
+		}
+		ps.result.Hold = &HoldInfo{Basis: h.Basis, Reason: h.Reason, KeepFor: h.KeepFor.String(), Then: then}
+		action = then
+		if h.Since == "" {
+			ps.result.Action = action
+			ps.result.Hold.Until = h.KeepFor.AddTo(now)
+			return ps, nil // every row is kept: no step
+		}
+		ps.cutoff = &lethe.Cutoff{Column: h.Since, Time: h.KeepFor.SubFrom(now)}
+	}
+	ps.result.Datastore, ps.result.Collection, ps.result.Action = c.Datastore, c.Name, action
+	step := &lethe.EraseStep{Collection: c, Matches: matches, Action: action, Before: ps.cutoff}
+	if action == lethe.EraseAnonymise {
+		if e.opts.Masks == nil {
+			return nil, lethe.Errorf(lethe.EINVALID, "%s is anonymised but the engine has no masks", n.path)
+		}
+		ps.masks = map[string]lethe.Mask{}
+		for _, f := range c.FieldNames() {
+			m, err := e.opts.Masks(c.Fields[f].EraseStrategy())
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", n.path, f, err)
+			}
+			ps.masks[f] = m
+		}
+		step.Masks = ps.masks
+	}
+	ps.step = step
+	return ps, nil
+}
+
+// count reads the plan's rows once: how many match, how many a hold
+// keeps, and the fingerprints of the values anonymisation replaces.
+func (e *Engine) count(ctx context.Context, conn lethe.Connector, requestID string, ps *planStep, originals *fingerprints) error {
+	c := ps.n.c
+	ps.result.Datastore, ps.result.Collection = c.Datastore, c.Name
+	cols := []string{c.PrimaryKeyColumn()}
+	if c.Key != "" { // key-value collections have no primary key column
+		cols = nil
+	}
+	for f := range ps.masks {
+		cols = append(cols, f)
+	}
+	if h := c.Hold; h != nil && h.Since != "" {
+		cols = append(cols, h.Since)
+	}
+	if len(cols) > 0 {
+		slices.Sort(cols)
+		cols = slices.Compact(cols)
+	}
+	allHeld := c.Hold != nil && c.Hold.Since == ""
+	var newest time.Time
+	return conn.Find(ctx, lethe.FindParams{Collection: c, Matches: ps.matches, Columns: cols, RequestID: requestID}, func(row lethe.Row) error {
+		ps.result.Matched++
+		held := allHeld
+		if ps.cutoff != nil {
+			v, _ := row.Get(ps.cutoff.Column)
+			if t, ok := asTime(v); !ok || !t.Before(ps.cutoff.Time) {
+				held = true
+				if ok && t.After(newest) {
+					newest = t
+					ps.result.Hold.Until = c.Hold.KeepFor.AddTo(t)
+				}
+			}
+		}
+		if held {
+			ps.result.Held++
+			return nil
+		}
+		for f, m := range ps.masks {
+			v, _ := row.Get(f)
+			out, err := m.Apply(v)
+			if err != nil {
+				return fmt.Errorf("%s.%s: %w", ps.n.path, f, err)
+			}
+			if !reflect.DeepEqual(out, v) { // a value the mask keeps is not the subject's secret
+				originals.add(v)
+			}
+		}
+		return nil
+	})
+}
+
+// asTime reads a hold's since column: a time, or text in a common layout.
+func asTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, true
+	case string:
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+			if t, err := time.Parse(layout, x); err == nil {
+				return t, true
+			}
+		}
+	case []byte:
+		return asTime(string(x))
+	case int64: // unix seconds
+		return time.Unix(x, 0), true
+	}
+	return time.Time{}, false
+}
+
+// perDatastore runs fn on each datastore's steps concurrently, recording
+// the datastores that fail.
+func (e *Engine) perDatastore(ctx context.Context, plans map[string][]*planStep, failed map[string]error, fn func(context.Context, lethe.Connector, []*planStep) error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for ds, steps := range plans {
+		if failed[ds] != nil || len(steps) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := e.connectors.Connector(ctx, ds)
+			if err == nil {
+				err = fn(ctx, conn, steps)
+			}
+			if err != nil {
+				mu.Lock()
+				failed[ds] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// verify reads the subject's rows again with the keys resolved before
+// erasure and checks that nothing of the subject is left outside holds.
+func (e *Engine) verify(ctx context.Context, requestID string, plans map[string][]*planStep, failed map[string]error, originals *fingerprints) *Verification {
+	v := &Verification{Passed: true}
+	var mu sync.Mutex
+	verifyFailed := map[string]error{}
+	for ds := range failed {
+		verifyFailed[ds] = failed[ds]
+	}
+	e.perDatastore(ctx, plans, verifyFailed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+		for _, ps := range steps {
+			res, checked, err := e.verifyCollection(ctx, conn, requestID, ps, originals)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			v.Checked += checked
+			if res != nil {
+				v.Residual = append(v.Residual, *res)
+			}
+			mu.Unlock()
+		}
+		return nil
+	})
+	for ds := range verifyFailed {
+		v.Skipped = append(v.Skipped, ds)
+	}
+	slices.Sort(v.Skipped)
+	slices.SortFunc(v.Residual, func(a, b Residual) int { return cmpString(a.Datastore+"."+a.Collection, b.Datastore+"."+b.Collection) })
+	v.Passed = len(v.Residual) == 0 && len(v.Skipped) == 0
+	return v
+}
+
+func (e *Engine) verifyCollection(ctx context.Context, conn lethe.Connector, requestID string, ps *planStep, originals *fingerprints) (*Residual, int64, error) {
+	c := ps.n.c
+	allHeld := c.Hold != nil && c.Hold.Since == ""
+	if allHeld {
+		return nil, 0, nil
+	}
+	res := Residual{Datastore: c.Datastore, Collection: c.Name}
+	bad := map[string]bool{}
+	var checked int64
+	err := conn.Find(ctx, lethe.FindParams{Collection: c, Matches: ps.matches, RequestID: requestID}, func(row lethe.Row) error {
+		checked++
+		if ps.cutoff != nil {
+			v, _ := row.Get(ps.cutoff.Column)
+			if t, ok := asTime(v); !ok || !t.Before(ps.cutoff.Time) {
+				return nil // held
+			}
+		}
+		if ps.result.Action == lethe.EraseDelete {
+			res.Rows++
+			return nil
+		}
+		found := false
+		for f := range c.Fields {
+			val, _ := row.Get(f)
+			if originals.has(val) {
+				bad[f] = true
+				found = true
+			}
+		}
+		if found {
+			res.Rows++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, checked, err
+	}
+	if res.Rows == 0 {
+		return nil, checked, nil
+	}
+	for f := range bad {
+		res.Fields = append(res.Fields, f)
+	}
+	slices.Sort(res.Fields)
+	return &res, checked, nil
+}
+
+// fingerprints is a set of truncated SHA-256 digests of values: enough to
+// recognise a value again without keeping it.
+type fingerprints struct {
+	mu   sync.Mutex
+	set  map[[16]byte]struct{}
+	full bool
+}
+
+func newFingerprints() *fingerprints { return &fingerprints{set: map[[16]byte]struct{}{}} }
+
+func fingerprint(v any) ([16]byte, bool) {
+	k, ok := canonical(v)
+	if !ok || len(k) <= 1 { // nil and the empty string identify nobody
+		return [16]byte{}, false
+	}
+	sum := sha256.Sum256([]byte(k))
+	return [16]byte(sum[:16]), true
+}
+
+func (f *fingerprints) add(v any) {
+	fp, ok := fingerprint(v)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.set) >= maxOriginals {
+		f.full = true
+		return
+	}
+	f.set[fp] = struct{}{}
+}
+
+func (f *fingerprints) has(v any) bool {
+	fp, ok := fingerprint(v)
+	if !ok {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, hit := f.set[fp]
+	return hit
+}
