@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newOpenAPICmd(g),
 		newVersionCmd(g),
 		newBenchCmd(g),
+		newDemoCmd(g),
 	)
 	return root
 }
