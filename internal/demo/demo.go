@@ -144,12 +144,12 @@ func Seed(ctx context.Context, opts Options) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			for _, name := range names {
-				busy = append(busy, fmt.Sprintf("%s (%s)", name, p.store.driver()))
+			if len(names) > 0 {
+				busy = append(busy, fmt.Sprintf("%s in %s", strings.Join(names, ", "), p.store.driver()))
 			}
 		}
 		if len(busy) > 0 {
-			return Result{}, lethe.Errorf(lethe.ECONFLICT, "demo tables already hold rows: %s; pass --reset (Options.Reset) to drop and recreate them", strings.Join(busy, ", "))
+			return Result{}, lethe.Errorf(lethe.ECONFLICT, "the demo tables already hold rows (%s); seed with --reset to drop and recreate them", strings.Join(busy, "; "))
 		}
 	}
 	for _, p := range places {
