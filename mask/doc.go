@@ -33,8 +33,11 @@
 //
 // null, blank and fixed are constant (lethe.Mask.Constant), so a connector
 // can rewrite every matching row with one UPDATE. The others read each
-// value. All are deterministic, which makes erasure idempotent: masking a
-// row again writes the same values.
+// value. All are deterministic: masking the same value again writes the
+// same output. Masking a masked value again (an erasure re-run over a row
+// already anonymised) gives the same value under null, blank, fixed,
+// truncate.* and redact; under hmac and fake.* it gives a new value, since
+// a masked value cannot be told from a real one.
 //
 // # Keys and consistency
 //
