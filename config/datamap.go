@@ -417,7 +417,8 @@ func (m *dataMap) checkReference(c *lethe.Collection, col, target, at string) {
 	}
 	columns := declaredColumns(t)
 	if !slices.Contains(columns, ref.Column) {
-		if !p.problemsUnder(m.at[t]) {
+		tat := m.at[t]
+		if !p.problemsUnder(tat+".fields") && !p.problemsUnder(tat+".identities") && !p.problemsUnder(tat+".primary_key") {
 			p.add(at, p.lineOf(at), "references undeclared field %s: a reference names the target's primary key (%s), an identity column or a field%s", target, t.PrimaryKeyColumn(), didYouMean(ref.Column, columns))
 		}
 		return

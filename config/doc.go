@@ -12,7 +12,14 @@
 //     keys, types, enums and patterns;
 //   - what remains is decoded with KnownFields(true) and checked for rules
 //     that span fields (consent purposes need a policy_version, a recipient
-//     outside the EEA needs a transfer safeguard, ...).
+//     outside the EEA needs a transfer safeguard, ...);
+//   - the data map (datastores:) is completed and checked: names are
+//     filled in, redis key patterns become collections, every table and
+//     column must be a plain identifier (nothing in the file can inject
+//     SQL), every reference must resolve, every collection with personal
+//     fields must be reached from an identity, and a cycle of references
+//     needs an after: entry that orders it. Connection strings, URLs and
+//     secrets are never quoted in a message.
 //
 // Every problem is collected, not just the first, and returned as one
 // *lethe.Error with code lethe.EINVALID whose Fields name the path and the

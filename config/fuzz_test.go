@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/lethe-privacy/lethe"
@@ -18,6 +19,7 @@ var fuzzPurposeID = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // line of the file.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(fullConfig))
+	f.Add([]byte(shopDataMap))
 	if example, err := os.ReadFile("../examples/lethe.yaml"); err == nil {
 		f.Add(example)
 	}
@@ -33,6 +35,9 @@ func FuzzParse(f *testing.F) {
 		"controller:\n  name: Shop\n  name: Again\n? [complex, key]\n: value\n<<: {a: b}\n",
 		"controller: {name: !tag x}\npurposes: [{id: a, lawful_basis: contract, special_category: true, art9_condition: made_public, gpc: yes}]\n",
 		"controller: {name: Shop}\npurposes: [{id: a, lawful_basis: contract, retention: .nan, consent_max_age: 1e999}]\n",
+		dataMapHeader + "  s: {driver: redis, url: \"redis://x\", keys: [\"a:{user_id}\", \"a:{email}\", \"{x}\"]}\n",
+		dataMapHeader + "  p: {driver: postgres, dsn: \"${NAME}\", collections: {a: {references: {b_id: b.id}, fields: {n: {category: name, erase: ~}}}, b: {identities: {user_id: id}, references: {a_id: a.id}, after: [a]}}}\n",
+		dataMapHeader + "  p: {driver: sqlite, dsn: x, collections: {u: {table: \"u; DROP TABLE x\", identities: {Email: \"id) OR 1=1 --\"}}}}\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -85,5 +90,46 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		checkAcceptedDataMap(t, cfg)
 	})
+}
+
+// checkAcceptedDataMap asserts what an accepted data map promises: names
+// filled, keys turned into collections, only plain identifiers for tables
+// and columns, and every reference resolved to a declared column.
+func checkAcceptedDataMap(t *testing.T, cfg *lethe.Config) {
+	t.Helper()
+	for name, d := range cfg.Datastores {
+		if d == nil || d.Name != name || !lethe.IsIdentifier(name) || len(d.Keys) > 0 || len(d.Collections) == 0 {
+			t.Fatalf("accepted datastore %q: %+v", name, d)
+		}
+		for cn, c := range d.Collections {
+			if c == nil || c.Name != cn || c.Datastore != name || !lethe.IsIdentifier(cn) || !lethe.IsTableName(c.TableName()) || !lethe.IsIdentifier(c.PrimaryKeyColumn()) {
+				t.Fatalf("accepted collection %s.%s: %+v", name, cn, c)
+			}
+			for typ, col := range c.Identities {
+				if !identityTypeRe.MatchString(string(typ)) || !lethe.IsIdentifier(col) {
+					t.Fatalf("accepted identity %q: %q in %s", typ, col, c.Path())
+				}
+			}
+			for col := range c.Fields {
+				if !lethe.IsIdentifier(col) {
+					t.Fatalf("accepted field %q in %s", col, c.Path())
+				}
+			}
+			for col, target := range c.References {
+				ref, err := lethe.ParseReference(name, target)
+				if err != nil || !lethe.IsIdentifier(col) {
+					t.Fatalf("accepted reference %q: %q in %s", col, target, c.Path())
+				}
+				tc, ok := cfg.Collection(ref.Datastore, ref.Collection)
+				if !ok || !slices.Contains(declaredColumns(tc), ref.Column) {
+					t.Fatalf("accepted reference %q: %q in %s to an undeclared column", col, target, c.Path())
+				}
+			}
+			if c.EraseActionOrDefault() == lethe.EraseAnonymise && len(c.Fields) == 0 {
+				t.Fatalf("accepted anonymise without fields in %s", c.Path())
+			}
+		}
+	}
 }

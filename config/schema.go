@@ -157,7 +157,7 @@ func (p *parser) checkName(key *yaml.Node, path string, names schemaNode) bool {
 	if re.(*regexp.Regexp).MatchString(key.Value) {
 		return true
 	}
-	p.add(path, key.Line, "%q is not valid here: %s", key.Value, names.str(kwPatternMessage))
+	p.add(path, key.Line, "%q is not a valid name: %s", key.Value, names.str(kwPatternMessage))
 	return false
 }
 
