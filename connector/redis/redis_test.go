@@ -115,7 +115,9 @@ func (e *env) tryFind(p lethe.FindParams) ([]map[string]any, error) {
 		rows = append(rows, m)
 		return nil
 	})
-	slices.SortFunc(rows, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a[ColumnKey]), fmt.Sprint(b[ColumnKey])) })
+	slices.SortFunc(rows, func(a, b map[string]any) int {
+		return strings.Compare(fmt.Sprint(a[ColumnKey]), fmt.Sprint(b[ColumnKey]))
+	})
 	return rows, err
 }
 
