@@ -409,6 +409,9 @@ var hostile = []string{
 	"_",
 	"*",
 	"alice@example.com%",
+	"ALICE@EXAMPLE.COM",  // exact: a case-insensitive collation must not
+	"alice@example.com ", // conflate identities, nor trailing spaces
+	" alice@example.com",
 	"ålice@exämple.com",
 	"😀@example.com",
 	"\u202egro.elpmaxe@ecila",

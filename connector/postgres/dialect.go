@@ -166,15 +166,19 @@ func (dialect) Fit(col *sqlconn.Column, v any) (any, bool) {
 	return v, true
 }
 
-// MatchExpr compares JSON and other types as text: values arrive as text,
+// Match compares JSON and other types as text: values arrive as text,
 // and a text that is not valid JSON (or not an enum label) must select
-// nothing rather than fail the statement.
-func (dialect) MatchExpr(col *sqlconn.Column, quoted string) string {
-	switch col.Kind {
-	case lethe.KindJSON, lethe.KindOther:
-		return quoted + "::text"
+// nothing rather than fail the statement. A citext column, which compares
+// without case, is compared as text too, exactly, after its index has
+// narrowed the rows.
+func (dialect) Match(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.Params) string {
+	switch {
+	case col.Kind == lethe.KindJSON, col.Kind == lethe.KindOther:
+		return sqlconn.In(quoted+"::text", vals, p)
+	case col.Cast == "citext":
+		return "(" + sqlconn.In(quoted, vals, p) + " AND " + sqlconn.In(quoted+"::text", vals, p) + ")"
 	}
-	return quoted
+	return sqlconn.In(quoted, vals, p)
 }
 
 func (dialect) Changed(a, b string) string { return a + " IS DISTINCT FROM " + b }

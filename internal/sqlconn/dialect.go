@@ -3,6 +3,7 @@ package sqlconn
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -31,9 +32,10 @@ type Dialect interface {
 	// the database accepts (PostgreSQL text holds no NUL byte), reporting
 	// false when it cannot be stored or compared.
 	Fit(col *Column, v any) (any, bool)
-	// MatchExpr returns the expression a match compares its values with:
-	// the quoted column, or a cast of it where values travel as text.
-	MatchExpr(col *Column, quoted string) string
+	// Match writes the predicate "the column holds one of vals" (see In),
+	// comparing exactly: a case- or accent-insensitive collation must not
+	// let one person's identity select another's rows.
+	Match(col *Column, quoted string, vals []any, p *Params) string
 	// Changed returns a predicate true when the stored column a differs
 	// from the new value b (NULLs compared as values), or "" when the
 	// database itself counts only rows whose values changed (MySQL).
@@ -127,6 +129,21 @@ func (p *Params) Add(v any) string {
 
 // Len is the number of parameters added so far.
 func (p *Params) Len() int { return len(p.args) }
+
+// In writes "expr IN (markers)" for vals.
+func In(expr string, vals []any, p *Params) string {
+	var b strings.Builder
+	b.WriteString(expr)
+	b.WriteString(" IN (")
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(p.Add(v))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
 
 // BulkUpdate describes one statement that gives each row its own new
 // values: for row i, Set[j] takes Rows[i][1+j] where the primary key

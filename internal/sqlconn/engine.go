@@ -129,8 +129,9 @@ func (e *Engine) column(c *lethe.Collection, t *Table, name string) (*Column, er
 // cond is one column's share of the matches: the values, coerced to the
 // column's type and deduplicated, that select rows through it.
 type cond struct {
-	expr string
-	vals []any
+	col    *Column
+	quoted string
+	vals   []any
 }
 
 // conditions merges the matches by column and coerces their values,
@@ -149,7 +150,7 @@ func (e *Engine) conditions(c *lethe.Collection, t *Table, matches []lethe.Match
 		if !ok {
 			i = len(conds)
 			byColumn[col.Name] = i
-			conds = append(conds, cond{expr: e.d.MatchExpr(col, e.d.QuoteIdent(col.Name))})
+			conds = append(conds, cond{col: col, quoted: e.d.QuoteIdent(col.Name)})
 		}
 		for _, v := range m.Values {
 			cv, ok := Coerce(col.Kind, v)
@@ -186,7 +187,7 @@ func pack(conds []cond, max int) [][]cond {
 		vals := cd.vals
 		for len(vals) > 0 {
 			take := min(len(vals), max-n)
-			cur = append(cur, cond{expr: cd.expr, vals: vals[:take]})
+			cur = append(cur, cond{col: cd.col, quoted: cd.quoted, vals: vals[:take]})
 			vals = vals[take:]
 			n += take
 			if n == max {
@@ -202,21 +203,13 @@ func pack(conds []cond, max int) [][]cond {
 }
 
 // where writes "(a IN (..) OR b IN (..))".
-func where(b *strings.Builder, chunk []cond, p *Params) {
+func (e *Engine) where(b *strings.Builder, chunk []cond, p *Params) {
 	b.WriteByte('(')
 	for i, cd := range chunk {
 		if i > 0 {
 			b.WriteString(" OR ")
 		}
-		b.WriteString(cd.expr)
-		b.WriteString(" IN (")
-		for j, v := range cd.vals {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(p.Add(v))
-		}
-		b.WriteByte(')')
+		b.WriteString(e.d.Match(cd.col, cd.quoted, cd.vals, p))
 	}
 	b.WriteByte(')')
 }
@@ -312,7 +305,7 @@ func (e *Engine) Find(ctx context.Context, p lethe.FindParams, fn func(lethe.Row
 		var b strings.Builder
 		b.WriteString(head)
 		params := &Params{d: e.d}
-		where(&b, chunk, params)
+		e.where(&b, chunk, params)
 		err := e.query(ctx, e.db, b.String(), params.args, func(rows *sql.Rows) error {
 			for rows.Next() {
 				if err := ctx.Err(); err != nil {

@@ -197,7 +197,7 @@ func (e *Engine) apply(ctx context.Context, tx *sql.Tx, pl *erasePlan) (int64, e
 }
 
 func (e *Engine) filter(b *strings.Builder, pl *erasePlan, chunk []cond, p *Params) {
-	where(b, chunk, p)
+	e.where(b, chunk, p)
 	if pl.before != nil {
 		pred, _ := e.d.Before(pl.before, e.d.QuoteIdent(pl.before.Name), pl.step.Before.Time, p) // checked in plan
 		b.WriteString(" AND ")
