@@ -527,3 +527,37 @@ func TestIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentApply runs every strategy from several goroutines (run
+// with -race): strategies are shared by connectors working in parallel.
+func TestConcurrentApply(t *testing.T) {
+	t.Parallel()
+	for _, n := range concreteNames() {
+		s := mustParse(t, n)
+		want, err := s.Apply(sampleInput(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		for range 4 {
+			go func() {
+				for range 200 {
+					got, err := s.Apply(sampleInput(n))
+					if err == nil && !equalValue(got, want) {
+						err = fmt.Errorf("%s: got %v, want %v", n, got, want)
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
