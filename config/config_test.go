@@ -156,6 +156,21 @@ purposes:
 			},
 		},
 		{
+			name: "a bad item does not shift the items after it",
+			src: `controller: {name: Shop}
+purposes:
+  - newsletter
+  - id: orders
+    lawful_basis: contract
+  - id: ads
+    lawful_basis: consent
+`,
+			want: []problem{
+				{"purposes[0]", 3, `expected a mapping, got "newsletter"`},
+				{"purposes[2].policy_version", 6, "is required for a consent purpose"},
+			},
+		},
+		{
 			name: "lawful basis missing",
 			src: `controller: {name: Shop}
 purposes:

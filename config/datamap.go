@@ -107,12 +107,12 @@ func (m *dataMap) expandKeys(d *lethe.Datastore) {
 	}
 	for i, pattern := range d.Keys {
 		kat := itemPath(at, i)
-		vars, ok := keyTemplates(pattern)
 		if pattern == "" || m.p.covered(kat) {
 			continue // reported by the schema, and blanked
 		}
-		if !ok {
-			m.p.add(kat, m.p.lineOf(kat), "%q is not a key pattern with {identity} templates, e.g. session:{user_id}", pattern)
+		vars, problem := keyTemplates(pattern)
+		if problem != "" {
+			m.p.add(kat, m.p.lineOf(kat), "%q is not a valid key pattern: %s", pattern, problem)
 			continue
 		}
 		if prev, dup := first[pattern]; dup {
@@ -136,11 +136,13 @@ func (m *dataMap) expandKeys(d *lethe.Datastore) {
 	}
 }
 
-// keyTemplates returns the template names of a redis key pattern, in
-// order and each once, and whether the pattern is well formed: at least one
-// template, each a lower-case identifier (an identity type), braces only
-// around templates.
-func keyTemplates(pattern string) ([]string, bool) {
+// keyTemplates returns the template names of a redis key pattern in
+// order, or what is wrong with the pattern: it needs at least one
+// template, each a lower-case identifier (an identity type) named once
+// and not one of the columns the redis connector adds to a row; braces
+// only enclose templates. `*` matches any text, and every other byte is
+// literal (the connector escapes glob characters).
+func keyTemplates(pattern string) ([]string, string) {
 	var vars []string
 	rest := pattern
 	for {
@@ -148,24 +150,32 @@ func keyTemplates(pattern string) ([]string, bool) {
 		if open < 0 {
 			break
 		}
-		if rest[open] == '}' {
-			return nil, false
-		}
 		end := strings.IndexAny(rest[open+1:], "{}")
-		if end < 0 || rest[open+1+end] != '}' {
-			return nil, false
+		if rest[open] == '}' || end < 0 || rest[open+1+end] != '}' {
+			return nil, "braces only enclose {identity} templates, e.g. session:{user_id}"
 		}
 		v := rest[open+1 : open+1+end]
-		if !identityTypeRe.MatchString(v) {
-			return nil, false
+		switch {
+		case !identityTypeRe.MatchString(v):
+			return nil, fmt.Sprintf("{%s} is not an identity type: lower-case letters, digits and _, starting with a letter", v)
+		case slices.Contains(vars, v):
+			return nil, fmt.Sprintf("{%s} appears twice", v)
+		case slices.Contains(redisRowColumns, v):
+			return nil, fmt.Sprintf("{%s} is the name of a column the redis connector gives each key (%s); rename the template", v, strings.Join(redisRowColumns, ", "))
 		}
-		if !slices.Contains(vars, v) {
-			vars = append(vars, v)
-		}
+		vars = append(vars, v)
 		rest = rest[open+1+end+1:]
 	}
-	return vars, len(vars) > 0
+	if len(vars) == 0 {
+		return nil, "it has no {identity} template, so it would select every subject's keys; write e.g. session:{user_id}"
+	}
+	return vars, ""
 }
+
+// redisRowColumns are the columns the redis connector adds to the rows it
+// finds (connector/redis ColumnKey, ColumnType, ColumnExpiresAt,
+// ColumnValue), which a template must not shadow.
+var redisRowColumns = []string{"key", "type", "expires_at", "value"}
 
 // keyCollectionName names the collection of a key pattern after its fixed
 // prefix, up to the first ':' or '{' ("session:{user_id}" is session),
@@ -372,9 +382,9 @@ func (m *dataMap) notIdentifier(path, name string) {
 // be a column the collection gets a value for: an identity column or a
 // reference column.
 func (m *dataMap) checkKeyTemplates(c *lethe.Collection, at string) {
-	vars, ok := keyTemplates(c.Key)
-	if !ok {
-		m.p.add(at+".key", m.p.lineOf(at+".key"), "%q is not a key pattern with {identity} templates, e.g. session:{user_id}", c.Key)
+	vars, problem := keyTemplates(c.Key)
+	if problem != "" {
+		m.p.add(at+".key", m.p.lineOf(at+".key"), "%q is not a valid key pattern: %s", c.Key, problem)
 		return
 	}
 	if m.p.problemsUnder(at+".identities") || m.p.problemsUnder(at+".references") {

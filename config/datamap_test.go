@@ -446,15 +446,16 @@ func TestDataMapErrors(t *testing.T) {
   sessions:
     driver: redis
     url: redis://x
-    keys: ["session:{UserID}", "cart:{user_id", "*:{user_id}", "plain"]
+    keys: ["session:{UserID}", "cart:{user_id", "plain", "a:{user_id}:{user_id}", "b:{value}", "*:{user_id}:*"]
 `,
 			want: []problem{
 				{"datastores.shop.collections.users.identities.Email", 8, `"Email" is not a valid name: an identity type uses lower-case letters`},
 				{"datastores.shop.collections.users.identities.user-id", 8, `"user-id" is not a valid name: an identity type`},
-				{"datastores.sessions.keys[0]", 12, `"session:{UserID}" is not valid: a key pattern is fixed text with at least one {identity} template`},
+				{"datastores.sessions.keys[0]", 12, `"session:{UserID}" is not valid: a key pattern is text with at least one {identity} template of lower-case letters`},
 				{"datastores.sessions.keys[1]", 12, `"cart:{user_id" is not valid: a key pattern`},
-				{"datastores.sessions.keys[2]", 12, `"*:{user_id}" is not valid: a key pattern`},
-				{"datastores.sessions.keys[3]", 12, `"plain" is not valid: a key pattern`},
+				{"datastores.sessions.keys[2]", 12, `"plain" is not valid: a key pattern`},
+				{"datastores.sessions.keys[3]", 12, `"a:{user_id}:{user_id}" is not a valid key pattern: {user_id} appears twice`},
+				{"datastores.sessions.keys[4]", 12, `"b:{value}" is not a valid key pattern: {value} is the name of a column the redis connector gives each key (key, type, expires_at, value)`},
 			},
 		},
 		{
@@ -784,6 +785,7 @@ func TestKeyCollectionName(t *testing.T) {
 		"session:{user_id}":     "session_3",
 		"cart:{user_id}":        "cart",
 		"{user_id}":             "key",
+		"*:{user_id}":           "key",
 		"2fa:{user_id}":         "key_2fa",
 		"app.v1/prefs{user_id}": "app_v1_prefs",
 		"user{user_id}:x":       "user",

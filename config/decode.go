@@ -18,7 +18,7 @@ import (
 // disagree, which TestSchemaMatchesConfig guards against.
 func (p *parser) decode() *lethe.Config {
 	cfg := &lethe.Config{}
-	p.pruneNode(p.root)
+	p.pruneNode(p.root, schemaRoot())
 	var text []byte
 	err := safely(func() (err error) {
 		text, err = yaml.Marshal(p.root)
@@ -90,7 +90,7 @@ func (p *parser) lineMap(text []byte) map[int]*loc {
 
 // pruneNode removes the mapping entries and blanks the list items whose
 // value is pruned (or is an alias of a pruned value).
-func (p *parser) pruneNode(n *yaml.Node) {
+func (p *parser) pruneNode(n *yaml.Node, sch schemaNode) {
 	pruned := func(v *yaml.Node) bool {
 		return p.prune[v] || (v.Kind == yaml.AliasNode && v.Alias != nil && p.prune[v.Alias])
 	}
@@ -102,7 +102,7 @@ func (p *parser) pruneNode(n *yaml.Node) {
 				continue
 			}
 			kept = append(kept, n.Content[i], n.Content[i+1])
-			p.pruneNode(n.Content[i+1])
+			p.pruneNode(n.Content[i+1], sch.property(n.Content[i].Value))
 		}
 		clear(n.Content[len(kept):])
 		n.Content = kept
@@ -110,11 +110,29 @@ func (p *parser) pruneNode(n *yaml.Node) {
 		for i, item := range n.Content {
 			if pruned(item) {
 				// Blank rather than remove, so that later items keep
-				// the index their paths name.
-				n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: item.Line}
+				// the index their paths name. The blank is an empty
+				// value of the type the list holds, not null: the
+				// decoder drops a null item of a []string or []struct,
+				// which would shift the items after it.
+				n.Content[i] = blank(sch.items(), item.Line)
 				continue
 			}
-			p.pruneNode(item)
+			p.pruneNode(item, sch.items())
 		}
 	}
+}
+
+// blank returns an empty value of the type sch describes: {} for a
+// mapping, [] for a list, "" for text, and null otherwise.
+func blank(sch schemaNode, line int) *yaml.Node {
+	typ, _ := sch.get("type").(string)
+	switch typ {
+	case "object":
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: line}
+	case "array":
+		return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: line}
+	case "string":
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "", Style: yaml.DoubleQuotedStyle, Line: line}
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: line}
 }
