@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/mask"
 )
 
 // dataMapHeader comes before every data map in these tests, so that the
@@ -792,6 +793,24 @@ func TestKeyCollectionName(t *testing.T) {
 	} {
 		if got := keyCollectionName(pattern, taken); got != want {
 			t.Errorf("keyCollectionName(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+}
+
+// TestEraseStrategiesMatchMask: the schema's pattern for a field's erase
+// accepts exactly the strategies package mask parses.
+func TestEraseStrategiesMatchMask(t *testing.T) {
+	t.Parallel()
+	field := schemaRoot().property("datastores").property("shop").property("collections").property("users").property("fields").property("email")
+	pattern := regexp.MustCompile(field.property("erase").str("pattern"))
+	var names []string
+	for _, n := range mask.Names() {
+		names = append(names, strings.ReplaceAll(n, "<value>", "[removed]"))
+	}
+	names = append(names, "fixed:", "fixed:a\nb", "fake.mail", "fake.", "truncate.ipv4", "truncate.date.day", "NULL", "Hmac", " hmac", "hmac ", "redacted", "fake.name.x")
+	for _, n := range names {
+		if got, want := pattern.MatchString(n), mask.Check(n) == nil; got != want {
+			t.Errorf("erase %q: schema accepts %v, mask.Check accepts %v", n, got, want)
 		}
 	}
 }
