@@ -58,11 +58,12 @@
 // other types (module types such as RedisJSON) are returned with their
 // type and a null value.
 //
-// Keys are read in pipelined batches of up to lethe.MaxBatch: TYPE, PTTL
-// and GETRANGE in one round trip, then the first chunk of the batch's
-// hashes, sets, lists, sorted sets and streams in a second (HSCAN, SSCAN,
-// LRANGE, ZRANGE, XRANGE, 1000 elements); a larger collection is read in
-// further chunks of 1000. Memory is bounded by one batch and one value:
+// Keys are read in pipelined batches of up to lethe.MaxBatch: PTTL and
+// GETRANGE in one round trip, which reads the strings; TYPE of the other
+// keys in a second; the first chunk of the batch's hashes, sets, lists,
+// sorted sets and streams in a third (HSCAN, SSCAN, LRANGE, ZRANGE,
+// XRANGE, 1000 elements); a larger collection is read in further chunks
+// of 1000. Memory is bounded by one batch and one value:
 // a value larger than MaxValueBytes fails Find with ETOOLARGE rather
 // than be cut short.
 //

@@ -127,49 +127,76 @@ func (f *finder) flush(ctx context.Context) error {
 	c := f.c
 	reads := make([]keyRead, len(f.batch))
 
+	// With the value wanted, PTTL (-2 for a key that is gone) and
+	// GETRANGE (WRONGTYPE on other types) read a string in one round trip
+	// of two commands; TYPE then names the other types.
 	pipe := c.client.Pipeline()
 	types := make([]*goredis.StatusCmd, len(f.batch))
 	ttls := make([]*goredis.DurationCmd, len(f.batch))
 	strs := make([]*goredis.StringCmd, len(f.batch))
 	for i, p := range f.batch {
+		if f.needValue {
+			ttls[i] = pipe.PTTL(ctx, p.key)
+			strs[i] = pipe.GetRange(ctx, p.key, 0, int64(c.maxValue))
+			continue
+		}
 		types[i] = pipe.Type(ctx, p.key)
 		if f.needTTL {
 			ttls[i] = pipe.PTTL(ctx, p.key)
 		}
-		if f.needValue {
-			// GETRANGE fails on other types, which costs less than a
-			// round trip to learn the type first.
-			strs[i] = pipe.GetRange(ctx, p.key, 0, int64(c.maxValue))
-		}
 	}
 	_, _ = pipe.Exec(ctx)
+	var untyped []int
 	for i := range f.batch {
 		r := &reads[i]
-		typ, err := types[i].Result()
-		if err != nil {
-			return c.unavailable(ctx, "read key types", err)
-		}
-		r.typ = typ
-		if f.needTTL {
+		var err error
+		if ttls[i] != nil {
 			if r.ttl, err = ttls[i].Result(); err != nil {
 				return c.unavailable(ctx, "read key expiry", err)
 			}
 		}
-		if !f.needValue || typ == "none" {
+		if !f.needValue {
+			if r.typ, err = types[i].Result(); err != nil {
+				return c.unavailable(ctx, "read key types", err)
+			}
 			continue
 		}
-		switch typ {
-		case "string":
-			s, err := strs[i].Result()
-			if err != nil {
-				return c.changed(ctx, err)
-			}
+		if r.ttl == -2 {
+			r.typ = "none"
+			continue
+		}
+		s, err := strs[i].Result()
+		switch {
+		case err == nil:
 			if len(s) > c.maxValue {
 				return f.tooLarge()
 			}
-			r.value = stringValue(s)
-		case "hash", "set", "list", "zset", "stream":
-			r.pending = true
+			r.typ, r.value = "string", stringValue(s)
+		case isWrongType(err):
+			untyped = append(untyped, i)
+		default:
+			return c.unavailable(ctx, "read values", err)
+		}
+	}
+	if len(untyped) > 0 {
+		pipe = c.client.Pipeline()
+		for _, i := range untyped {
+			types[i] = pipe.Type(ctx, f.batch[i].key)
+		}
+		_, _ = pipe.Exec(ctx)
+		for _, i := range untyped {
+			r := &reads[i]
+			typ, err := types[i].Result()
+			if err != nil {
+				return c.unavailable(ctx, "read key types", err)
+			}
+			r.typ = typ
+			switch typ {
+			case "hash", "set", "list", "zset", "stream":
+				r.pending = true
+			case "string":
+				return errChanged
+			}
 		}
 	}
 
@@ -416,14 +443,21 @@ func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (*s
 	return &s, nil
 }
 
-// changed reports a read that failed after TYPE: a reply error means the
-// key changed type in between (WRONGTYPE), anything else the server.
+// errChanged reports a key whose type changed between two reads.
+var errChanged = lethe.Errorf(lethe.ECONFLICT, "a key changed type while it was read; try again")
+
+// changed reports a read that failed after TYPE: WRONGTYPE means the key
+// changed type in between, anything else the server.
 func (c *Connector) changed(ctx context.Context, err error) error {
-	var rerr goredis.Error
-	if errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGTYPE") {
-		return lethe.Errorf(lethe.ECONFLICT, "a key changed type while it was read; try again")
+	if isWrongType(err) {
+		return errChanged
 	}
 	return c.unavailable(ctx, "read values", err)
+}
+
+func isWrongType(err error) bool {
+	var rerr goredis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGTYPE")
 }
 
 func (f *finder) tooLarge() error {
