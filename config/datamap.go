@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/mask"
 )
 
 // dataMap holds the state of the data map checks of one Parse: where each
@@ -333,7 +334,15 @@ func (m *dataMap) checkCollection(d *lethe.Datastore, c *lethe.Collection) {
 		m.identifier(iat, c.Identities[t])
 	}
 	for _, name := range c.FieldNames() {
-		m.identifier(childPath(at+".fields", name), name)
+		fat := childPath(at+".fields", name)
+		m.identifier(fat, name)
+		// Package mask parses the strategies the erasure engine applies,
+		// so it has the last word on their names too.
+		if f := c.Fields[name]; f.Erase != "" && !p.covered(fat+".erase") {
+			if err := mask.Check(f.Erase); err != nil {
+				p.add(fat+".erase", p.lineOf(fat+".erase"), "%s", lethe.ErrorMessage(err))
+			}
+		}
 	}
 	if c.Hold != nil {
 		m.identifier(at+".hold.since", c.Hold.Since)

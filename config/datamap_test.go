@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -811,6 +813,84 @@ func TestEraseStrategiesMatchMask(t *testing.T) {
 	for _, n := range names {
 		if got, want := pattern.MatchString(n), mask.Check(n) == nil; got != want {
 			t.Errorf("erase %q: schema accepts %v, mask.Check accepts %v", n, got, want)
+		}
+	}
+}
+
+// TestDocsDataMapExample: the data map examples in docs/config.md are
+// valid, and the complete one declares what the text says it does.
+func TestDocsDataMapExample(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	_, section, ok := strings.Cut(text, "## Data map\n")
+	if !ok {
+		t.Fatal("docs/config.md has no Data map section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var blocks []string
+	for rest := section; ; {
+		_, after, ok := strings.Cut(rest, "```yaml\n")
+		if !ok {
+			break
+		}
+		block, next, _ := strings.Cut(after, "```\n")
+		blocks = append(blocks, block)
+		rest = next
+	}
+	if len(blocks) < 2 || !strings.HasPrefix(blocks[0], "datastores:\n") {
+		t.Fatalf("the Data map section does not start with a complete example: %d yaml blocks", len(blocks))
+	}
+	vars := env(map[string]string{
+		"SHOP_DATABASE_URL":  "postgres://lethe:secret@db:5432/shop",
+		"ANALYTICS_DSN":      "lethe:secret@tcp(analytics:3306)/analytics?parseTime=true",
+		"SESSIONS_REDIS_URL": "redis://:secret@cache:6379/0",
+		"CRM_WEBHOOK_URL":    "https://crm.internal.example.com/lethe",
+		"CRM_WEBHOOK_SECRET": "0123456789abcdef0123456789abcdef",
+	})
+	cfg, err := parse([]byte("controller: {name: Shop}\npurposes: [{id: orders, lawful_basis: contract}]\n"+blocks[0]), "docs/config.md", vars)
+	if err != nil {
+		t.Fatalf("the complete example is invalid: %v", err)
+	}
+	var got []string
+	for _, c := range cfg.Collections() {
+		got = append(got, c.Path())
+	}
+	want := []string{
+		"analytics.events", "crm.contacts", "loyalty.cards", "sessions.cart", "sessions.session", "sessions.wishlist",
+		"shop.addresses", "shop.newsletter_subscriptions", "shop.order_items", "shop.orders", "shop.support_tickets", "shop.users",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the complete example declares %v, want %v", got, want)
+	}
+	drivers := map[string]string{}
+	for _, name := range cfg.DatastoreNames() {
+		d, _ := cfg.Datastore(name)
+		drivers[name] = d.Driver
+	}
+	if diff := cmp.Diff(map[string]string{"shop": "postgres", "analytics": "mysql", "sessions": "redis", "crm": "webhook", "loyalty": "custom"}, drivers); diff != "" {
+		t.Errorf("drivers (-want +got):\n%s", diff)
+	}
+
+	// The smaller examples are parts of a datastore: each is checked in
+	// a setting of its own.
+	snippets := map[string]string{
+		"users:":       "  shop:\n    driver: postgres\n    dsn: x\n    collections:\n",
+		"sessions:":    "",
+		"collections:": "  sessions:\n    driver: redis\n    url: redis://x\n",
+	}
+	for _, block := range blocks[1:] {
+		first := strings.TrimSpace(strings.SplitN(block, "\n", 2)[0])
+		prefix, ok := snippets[first]
+		if !ok {
+			t.Errorf("no setting to check the example starting %q in", first)
+			continue
+		}
+		if _, err := parse([]byte(dataMapHeader+prefix+block), "docs/config.md", vars); err != nil {
+			t.Errorf("the example starting %q is invalid: %v", first, err)
 		}
 	}
 }
