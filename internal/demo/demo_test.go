@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/config"
 	"github.com/lethe-privacy/lethe/internal/demo"
 	"github.com/lethe-privacy/lethe/internal/testenv"
 )
@@ -489,4 +491,109 @@ func TestSeedFourEngines(t *testing.T) {
 	if v := rc.Get(ctx, prefix+"session:not-a-user").Val(); v != "keep" {
 		t.Errorf("reset deleted a key that is not the demo's")
 	}
+}
+
+// TestExampleDataMapsDescribeTheEstate checks examples/lethe.yaml and
+// examples/lethe-multi.yaml against the tables Seed writes: every
+// collection is a demo table in the right engine, and every column of
+// each table is classified (primary key, identity, reference, field or
+// ignored), and nothing the map names is missing.
+func TestExampleDataMapsDescribeTheEstate(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LETHE_DATA_DIR", dir)
+	for name, v := range map[string]string{
+		"SHOP_DATABASE_URL": "postgres://lethe@127.0.0.1/shop", "ANALYTICS_DSN": "lethe@tcp(127.0.0.1:3306)/analytics",
+		"SUPPORT_SQLITE_PATH": filepath.Join(dir, "support.db"), "SESSIONS_REDIS_URL": "redis://127.0.0.1:6379/0",
+		"MAILER_WEBHOOK_SECRET": "0123456789abcdef0123456789abcdef",
+	} {
+		t.Setenv(name, v)
+	}
+	embedded := filepath.Join(dir, "demo", "shop.db")
+	seed(t, demo.Options{Subjects: 20, SQLitePath: embedded})
+	db := openSQLite(t, embedded)
+	columns := map[string][]string{}
+	for _, table := range allTables {
+		rows, err := db.Query("SELECT name FROM pragma_table_info(?)", table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var c string
+			rows.Scan(&c)
+			columns[table] = append(columns[table], c)
+		}
+		rows.Close()
+	}
+
+	check := func(file string, wantDriver map[string]string) {
+		cfg, _, err := config.Load(filepath.Join("..", "..", "examples", file))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		seen := map[string]bool{}
+		for _, c := range cfg.Collections() {
+			d, _ := cfg.Datastore(c.Datastore)
+			if d.Driver == lethe.DriverWebhook {
+				continue // the mailing service is not seeded
+			}
+			table := c.TableName()
+			seen[table] = true
+			if d.Driver != wantDriver[table] {
+				t.Errorf("%s: %s is in a %s datastore, the demo writes it to %s", file, c.Path(), d.Driver, wantDriver[table])
+			}
+			if d.Driver == lethe.DriverRedis {
+				want := map[string]string{demo.TableSessions: demo.RedisSessionKey, demo.TableCarts: demo.RedisCartKey}[c.Name]
+				if c.Key != want {
+					t.Errorf("%s: %s has key %q, the demo writes %q", file, c.Path(), c.Key, want)
+				}
+				continue
+			}
+			classified := map[string]bool{c.PrimaryKeyColumn(): true}
+			named := []string{c.PrimaryKeyColumn()}
+			for _, col := range c.Identities {
+				classified[col] = true
+				named = append(named, col)
+			}
+			for col := range c.References {
+				classified[col] = true
+				named = append(named, col)
+			}
+			for _, col := range append(c.FieldNames(), c.Ignore...) {
+				classified[col] = true
+				named = append(named, col)
+			}
+			if c.Hold != nil && c.Hold.Since != "" {
+				named = append(named, c.Hold.Since)
+			}
+			for _, col := range columns[table] {
+				if !classified[col] {
+					t.Errorf("%s: column %s.%s is neither a field, an identity, a reference nor ignored", file, table, col)
+				}
+			}
+			for _, col := range named {
+				if !slices.Contains(columns[table], col) {
+					t.Errorf("%s: %s names column %s, which the demo's %s table lacks", file, c.Path(), col, table)
+				}
+			}
+		}
+		for _, table := range allTables {
+			if !seen[table] {
+				t.Errorf("%s maps no collection to the demo table %s", file, table)
+			}
+		}
+	}
+	embeddedDrivers := map[string]string{}
+	for _, table := range allTables {
+		embeddedDrivers[table] = lethe.DriverSQLite
+	}
+	check("lethe.yaml", embeddedDrivers)
+	cfg, _, _ := config.Load(filepath.Join("..", "..", "examples", "lethe.yaml"))
+	if ds, ok := cfg.Datastore("shop"); !ok || ds.DSN != embedded {
+		t.Errorf("lethe.yaml's shop datastore does not point at %s (LETHE_DATA_DIR/demo/shop.db)", embedded)
+	}
+	check("lethe-multi.yaml", map[string]string{
+		demo.TableUsers: "postgres", demo.TableAddresses: "postgres", demo.TableOrders: "postgres", demo.TableOrderItems: "postgres",
+		demo.TableNewsletterSubscriptions: "postgres", demo.TableAnalyticsEvents: "mysql", demo.TableSupportTickets: "sqlite",
+		demo.TableSessions: "redis", demo.TableCarts: "redis",
+	})
 }
