@@ -311,7 +311,11 @@ func (m *dataMap) checkCollection(d *lethe.Datastore, c *lethe.Collection) {
 	declared := strings.Contains(at, ".collections")
 	switch {
 	case c.Key != "" && d.Driver != lethe.DriverRedis && d.Driver != lethe.DriverCustom && d.Driver != "":
-		p.add(at+".key", p.lineOf(at+".key"), "only applies to redis datastores; a %s collection is named by table: (which defaults to the collection name)", d.Driver)
+		hint := ""
+		if isSQL(d.Driver) {
+			hint = "; a table is named by table:, which defaults to the collection name"
+		}
+		p.add(at+".key", p.lineOf(at+".key"), "only applies to redis and custom datastores; this datastore's driver is %s%s", d.Driver, hint)
 	case c.Key == "" && d.Driver == lethe.DriverRedis && !p.covered(at+".key"):
 		p.add(at+".key", p.lineOf(at), "is required in a redis datastore: the key pattern with identity templates, e.g. key: \"%s:{user_id}\"", c.Name)
 	}
