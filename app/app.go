@@ -13,7 +13,9 @@ import (
 	"github.com/lethe-privacy/lethe/apikey"
 	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/config"
+	"github.com/lethe-privacy/lethe/connector"
 	"github.com/lethe-privacy/lethe/consent"
+	"github.com/lethe-privacy/lethe/dsr"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/store/postgres"
 	"github.com/lethe-privacy/lethe/store/sqlite"
@@ -42,6 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock defaults to the system clock.
 	Clock lethe.Clock
+	// Connectors are the application's own connectors for datastores
+	// declared with driver: custom, by datastore name.
+	Connectors map[string]lethe.Connector
 }
 
 // App is a wired Lethe instance. Close it when done.
@@ -56,8 +61,15 @@ type App struct {
 	APIKeys    *apikey.Service
 	// SecretsCreated is true when this Open generated new secrets.
 	SecretsCreated bool
+	// Datastores opens the data map's datastores on first use.
+	Datastores *connector.Set
+	// Requests runs access, portability and erasure requests.
+	Requests *dsr.Engine
 
 	dataDir string
+	maskKey []byte
+	clock   lethe.Clock
+	log     *slog.Logger
 }
 
 // Open loads the config, opens (and migrates) the store, loads or creates
@@ -67,7 +79,7 @@ type App struct {
 func Open(ctx context.Context, opts Options) (_ *App, err error) {
 	log := cmp.Or(opts.Logger, slog.Default())
 	clock := cmp.Or[lethe.Clock](opts.Clock, lethe.SystemClock{})
-	a := &App{Config: opts.Config}
+	a := &App{Config: opts.Config, clock: clock, log: log}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -122,6 +134,9 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.openDSR(opts); err != nil {
+		return nil, err
+	}
 	if opts.AuditConfigLoad && a.ConfigHash != "" {
 		if err := a.auditConfig(ctx, cmp.Or(opts.Actor, "library")); err != nil {
 			return nil, err
@@ -147,6 +162,9 @@ func (a *App) Ready(ctx context.Context) error { return a.Store.Ping(ctx) }
 // partially opened App.
 func (a *App) Close() error {
 	var errs []error
+	if a.Datastores != nil {
+		errs = append(errs, a.Datastores.Close())
+	}
 	if a.APIKeys != nil {
 		errs = append(errs, a.APIKeys.Close())
 	}

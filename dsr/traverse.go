@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +95,7 @@ func identityValues(ids []lethe.Identity) map[lethe.IdentityType][]any {
 			out[id.Type] = s
 		}
 		s.add(id.Value)
+		s.add(strings.TrimSpace(id.Value))
 		if n, err := id.Normalise(); err == nil {
 			s.add(n.Value)
 		}

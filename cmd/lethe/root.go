@@ -60,6 +60,9 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(g),
 		newBenchCmd(g),
 		newDemoCmd(g),
+		newAccessCmd(g),
+		newEraseCmd(g),
+		newDatamapCmd(g),
 	)
 	return root
 }
