@@ -15,23 +15,35 @@
 //
 // Braces name a variable; `*` matches any run of bytes; every other byte
 // is literal. The collection's identities map each variable to itself
-// ({user_id: user_id}), and a lethe.Match names a variable as its Column
-// (or "key", with whole keys as values; keys that do not fit the pattern
-// are ignored).
+// ({user_id: user_id}), and a lethe.Match names a variable as its Column.
 //
 // A value is put into the key as it is: keys are literal, so nothing is
 // escaped when the pattern has no wildcard and no other variable, and
 // the key is read directly. Otherwise the keys are found with SCAN
 // (COUNT 1000) whose MATCH holds the value with the glob metacharacters
 // *, ?, [, ] and \ escaped: an identity such as "*" or "a?b" selects only
-// the keys that hold it literally, never other subjects' keys. Each value
-// of such a match is one SCAN of the keyspace, so such patterns cost
-// time in proportion to the database's size; a pattern that a value fills
-// alone costs one lookup per key.
+// the keys that hold it literally, never other subjects' keys (and each
+// key SCAN returns is matched against the pattern again in Go). Each
+// value of such a match is one SCAN of the keyspace, so such patterns
+// cost time in proportion to the database's size; a pattern that a
+// value fills alone costs one lookup per key.
+//
+// A match may also name:
+//
+//   - key, with whole keys as values; keys that do not fit the pattern
+//     are ignored.
+//   - any other column, which is a hash field: the collection's keys
+//     (every variable a wildcard) are scanned once per such column and
+//     the hashes whose field holds one of the values are selected, for
+//     keys such as session:{sid} that hold the user inside
+//     (identities: {user_id: user_id} with user_id a field). This reads
+//     every key of the pattern; a typo in the column name selects
+//     nothing rather than fail.
 //
 // Match values are converted to text: strings and bytes as they are,
 // integers and floats in their shortest decimal form (42.0 gives "42"),
-// booleans as true and false; nulls match nothing.
+// booleans as true and false; nulls match nothing. Values compare
+// exactly, byte for byte.
 //
 // # Rows
 //
@@ -41,13 +53,14 @@
 //	type        string, hash, list, set, zset or stream
 //	<variable>  each variable of the pattern, as found in the key
 //	expires_at  when the key expires (UTC), or null if it does not
-//	value       the value, see below
 //
-// so that every key of a collection exports with the same columns. The
-// value of a string key is the string (bytes that are not UTF-8 are kept
-// as bytes). The other types are rendered as JSON text:
+// and then, for a hash, one column per field in field-name order, so
+// that the data map's fields (email, name...) are columns of the export
+// like a table's; a field named like one of the columns above is named
+// "hash.<field>" instead. Any other key has a value column: a string's
+// value (bytes that are not UTF-8 are kept as bytes), or the collection
+// rendered as JSON text:
 //
-//	hash    an object of its fields, sorted by field: {"email":"...","name":"..."}
 //	set     an array of its members, sorted
 //	list    an array of its elements, in order
 //	zset    an array of {"member":..., "score":...} in score order
@@ -58,12 +71,17 @@
 // other types (module types such as RedisJSON) are returned with their
 // type and a null value.
 //
+// When FindParams.Columns names the columns, each row has exactly those:
+// a name that is none of the above is a hash field (null for a key that
+// is not a hash or lacks it, read with HMGET), and value is a hash's
+// fields as a JSON object.
+//
 // Keys are read in pipelined batches of up to lethe.MaxBatch: PTTL and
 // GETRANGE in one round trip, which reads the strings; TYPE of the other
 // keys in a second; the first chunk of the batch's hashes, sets, lists,
 // sorted sets and streams in a third (HSCAN, SSCAN, LRANGE, ZRANGE,
-// XRANGE, 1000 elements); a larger collection is read in further chunks
-// of 1000. Memory is bounded by one batch and one value:
+// XRANGE, 1000 elements; HMGET when only some hash fields are named); a
+// larger collection is read in further chunks of 1000. Memory is bounded by one batch and one value:
 // a value larger than MaxValueBytes fails Find with ETOOLARGE rather
 // than be cut short.
 //

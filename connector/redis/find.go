@@ -16,28 +16,47 @@ import (
 	"github.com/lethe-privacy/lethe"
 )
 
-// A column of the rows Find returns.
+// colKind says where a column's value comes from.
+type colKind int
+
+const (
+	colKey colKind = iota
+	colType
+	colVar
+	colExpiresAt
+	colValue
+	colField
+)
+
+// A column of the rows Find returns when FindParams.Columns names them.
 type column struct {
-	name string
-	// v is the variable's index in the pattern, or -1 for the key, type,
-	// expires_at and value columns.
-	v int
+	kind colKind
+	// i is the variable's index in the pattern (colVar) or the field's
+	// in finder.fields (colField).
+	i int
 }
 
-// pending is a key waiting in a batch.
+// pending is a key waiting in a batch, with its variables' values.
 type pending struct {
 	key  string
 	vars []string
 }
 
-// finder batches the keys a Find selects and reads them.
+// finder batches the keys a Find selects, reads them and emits rows.
 type finder struct {
-	c    *Connector
-	col  *lethe.Collection
-	cols []column
-	fn   func(lethe.Row) error
+	c   *Connector
+	col *lethe.Collection
+	pat *keyPattern
+	fn  func(lethe.Row) error
 
-	needType, needTTL, needValue bool
+	// cols is the rows' layout when FindParams.Columns names the
+	// columns; nil means every column, which vary with each key's type.
+	cols []column
+	// fields are the named columns that are hash fields, read with HMGET.
+	fields []string
+	// needValue: strings and collections are read (every column, or
+	// value named). needTTL: PTTL is read.
+	needValue, needTTL bool
 	// seenKeys drops keys met again; nil when the matches cannot give a
 	// key twice.
 	seenKeys map[string]struct{}
@@ -49,47 +68,45 @@ type finder struct {
 	row   lethe.Row
 }
 
-func newFinder(c *Connector, p lethe.FindParams, pat *keyPattern, fn func(lethe.Row) error) (*finder, error) {
-	f := &finder{c: c, col: p.Collection, fn: fn, needType: true}
-	names := p.Columns
-	if len(names) == 0 {
-		names = append([]string{ColumnKey, ColumnType}, pat.vars...)
-		names = append(names, ColumnExpiresAt, ColumnValue)
+func newFinder(c *Connector, p lethe.FindParams, pat *keyPattern, fn func(lethe.Row) error) *finder {
+	f := &finder{c: c, col: p.Collection, pat: pat, fn: fn, batch: make([]pending, 0, 64)}
+	hasKey := len(p.Columns) == 0
+	if len(p.Columns) == 0 {
+		f.needValue, f.needTTL = true, true
 	}
-	hasKey := false
-	for _, name := range names {
-		col := column{name: name, v: pat.varIndex(name)}
-		switch name {
-		case ColumnKey:
-			hasKey = true
-		case ColumnType:
-		case ColumnExpiresAt:
-			f.needTTL = true
-		case ColumnValue:
-			f.needValue = true
+	for _, name := range p.Columns {
+		col := column{}
+		switch v := pat.varIndex(name); {
+		case name == ColumnKey:
+			col.kind, hasKey = colKey, true
+		case name == ColumnType:
+			col.kind = colType
+		case name == ColumnExpiresAt:
+			col.kind, f.needTTL = colExpiresAt, true
+		case name == ColumnValue:
+			col.kind, f.needValue = colValue, true
+		case v >= 0:
+			col.kind, col.i = colVar, v
 		default:
-			if col.v < 0 {
-				return nil, lethe.Errorf(lethe.EINVALID, "collection %s has no column %q: redis rows have key, type, expires_at, value and the key pattern's variables", p.Collection.Name, name)
-			}
+			col.kind, col.i = colField, len(f.fields)
+			f.fields = append(f.fields, name)
 		}
 		f.cols = append(f.cols, col)
 	}
-	f.row.Columns = make([]string, len(f.cols))
-	for i, col := range f.cols {
-		f.row.Columns[i] = col.name
+	if f.cols != nil {
+		f.row.Columns = slices.Clone(p.Columns)
+		f.row.Values = make([]any, len(f.cols))
 	}
-	f.row.Values = make([]any, len(f.cols))
-	// Direct keys from one match's distinct values are distinct; scans
-	// and several matches can meet a key twice.
+	// Direct keys from one match's distinct values are distinct; scans,
+	// whole keys and several matches can meet a key twice.
 	direct := len(pat.vars) == 1 && !slices.ContainsFunc(pat.parts, func(p patternPart) bool { return p.kind == partStar })
-	if len(p.Matches) > 1 || !direct || len(p.Matches) == 1 && p.Matches[0].Column == ColumnKey {
+	if len(p.Matches) > 1 || !direct || len(p.Matches) == 1 && !pat.hasVar(p.Matches[0].Column) {
 		f.seenKeys = make(map[string]struct{})
 	}
 	if p.Distinct && !hasKey {
 		f.seenRows = make(map[string]struct{})
 	}
-	f.batch = make([]pending, 0, 64)
-	return f, nil
+	return f
 }
 
 func (f *finder) add(ctx context.Context, key string, vars []string) error {
@@ -106,19 +123,30 @@ func (f *finder) add(ctx context.Context, key string, vars []string) error {
 	return nil
 }
 
-// keyRead is what the first pipeline learnt of a key.
+// keyRead is what the pipelines read of a key.
 type keyRead struct {
-	typ     string
-	ttl     time.Duration
-	value   any
-	pending bool // a collection value still to read
-	// The first chunk of a collection, read in the second pipeline.
+	typ string
+	ttl time.Duration
+	// value is a string's value, or a collection rendered as JSON.
+	value any
+	// hash is every field of a hash, sorted by name.
+	hash []hashField
+	// picked are the values of finder.fields, for a hash.
+	picked []any
+	// first is the read of a collection's first chunk.
 	first goredis.Cmder
 }
 
-// flush reads the batch's keys and emits their rows. Strings come in one
-// pipeline (TYPE, PTTL, GETRANGE); other types' first chunk in a second
-// one; a collection larger than a chunk is then read chunk by chunk.
+type hashField struct {
+	name  string
+	value any
+}
+
+// flush reads the batch's keys and emits their rows, in up to three
+// pipelined round trips: PTTL and GETRANGE (strings done), TYPE of the
+// other keys, then the first chunk of each collection (HSCAN, SSCAN,
+// LRANGE, ZRANGE, XRANGE) or the named fields of each hash (HMGET). A
+// collection larger than a chunk is then read chunk by chunk.
 func (f *finder) flush(ctx context.Context) error {
 	if len(f.batch) == 0 {
 		return nil
@@ -127,15 +155,15 @@ func (f *finder) flush(ctx context.Context) error {
 	c := f.c
 	reads := make([]keyRead, len(f.batch))
 
-	// With the value wanted, PTTL (-2 for a key that is gone) and
-	// GETRANGE (WRONGTYPE on other types) read a string in one round trip
-	// of two commands; TYPE then names the other types.
 	pipe := c.client.Pipeline()
 	types := make([]*goredis.StatusCmd, len(f.batch))
 	ttls := make([]*goredis.DurationCmd, len(f.batch))
 	strs := make([]*goredis.StringCmd, len(f.batch))
 	for i, p := range f.batch {
 		if f.needValue {
+			// PTTL is -2 for a key that is gone; GETRANGE reads a string
+			// and fails with WRONGTYPE on the other types, which is
+			// cheaper than a round trip to learn every key's type first.
 			ttls[i] = pipe.PTTL(ctx, p.key)
 			strs[i] = pipe.GetRange(ctx, p.key, 0, int64(c.maxValue))
 			continue
@@ -178,6 +206,7 @@ func (f *finder) flush(ctx context.Context) error {
 			return c.unavailable(ctx, "read values", err)
 		}
 	}
+
 	if len(untyped) > 0 {
 		pipe = c.client.Pipeline()
 		for _, i := range untyped {
@@ -185,62 +214,56 @@ func (f *finder) flush(ctx context.Context) error {
 		}
 		_, _ = pipe.Exec(ctx)
 		for _, i := range untyped {
-			r := &reads[i]
 			typ, err := types[i].Result()
 			if err != nil {
 				return c.unavailable(ctx, "read key types", err)
 			}
-			r.typ = typ
-			switch typ {
-			case "hash", "set", "list", "zset", "stream":
-				r.pending = true
-			case "string":
+			if typ == "string" {
 				return errChanged
 			}
+			reads[i].typ = typ
 		}
 	}
 
-	if f.needValue {
-		pipe = c.client.Pipeline()
-		n := 0
-		for i, p := range f.batch {
-			r := &reads[i]
-			if !r.pending {
-				continue
-			}
+	pipe = c.client.Pipeline()
+	n := 0
+	for i, p := range f.batch {
+		r := &reads[i]
+		switch {
+		case r.typ == "hash" && (f.cols == nil || f.needValue):
+			r.first = pipe.HScan(ctx, p.key, 0, "", scanCount)
+		case r.typ == "hash" && len(f.fields) > 0:
+			r.first = pipe.HMGet(ctx, p.key, f.fields...)
+		case !f.needValue:
+		case r.typ == "set":
+			r.first = pipe.SScan(ctx, p.key, 0, "", scanCount)
+		case r.typ == "list":
+			r.first = pipe.LRange(ctx, p.key, 0, scanCount-1)
+		case r.typ == "zset":
+			r.first = pipe.ZRangeWithScores(ctx, p.key, 0, scanCount-1)
+		case r.typ == "stream":
+			r.first = pipe.XRangeN(ctx, p.key, "-", "+", scanCount)
+		}
+		if r.first != nil {
 			n++
-			switch r.typ {
-			case "hash":
-				r.first = pipe.HScan(ctx, p.key, 0, "", scanCount)
-			case "set":
-				r.first = pipe.SScan(ctx, p.key, 0, "", scanCount)
-			case "list":
-				r.first = pipe.LRange(ctx, p.key, 0, scanCount-1)
-			case "zset":
-				r.first = pipe.ZRangeWithScores(ctx, p.key, 0, scanCount-1)
-			case "stream":
-				r.first = pipe.XRangeN(ctx, p.key, "-", "+", scanCount)
-			}
 		}
-		if n > 0 {
-			_, _ = pipe.Exec(ctx)
+	}
+	if n > 0 {
+		_, _ = pipe.Exec(ctx)
+	}
+	for i, p := range f.batch {
+		r := &reads[i]
+		if r.first == nil {
+			continue
 		}
-		for i, p := range f.batch {
-			r := &reads[i]
-			if !r.pending {
-				continue
-			}
-			v, err := f.readCollection(ctx, p.key, r)
-			if err != nil {
-				return err
-			}
-			if v == nil {
-				// The key went between the pipelines: Redis holds no
-				// empty collections.
-				r.typ = "none"
-				continue
-			}
-			r.value = *v
+		gone, err := f.readCollection(ctx, p.key, r)
+		if err != nil {
+			return err
+		}
+		if gone {
+			// The key went between the round trips: Redis holds no
+			// empty collections.
+			r.typ = "none"
 		}
 	}
 
@@ -250,26 +273,10 @@ func (f *finder) flush(ctx context.Context) error {
 		if r.typ == "none" {
 			continue
 		}
-		for j, col := range f.cols {
-			var v any
-			switch {
-			case col.v >= 0:
-				v = p.vars[col.v]
-			case col.name == ColumnKey:
-				v = stringValue(p.key)
-			case col.name == ColumnType:
-				v = r.typ
-			case col.name == ColumnExpiresAt:
-				// PTTL is -1 for a key without expiry (and -2 for one
-				// gone since TYPE).
-				if r.ttl >= 0 {
-					v = now.Add(r.ttl).UTC().Truncate(time.Millisecond)
-				}
-			case col.name == ColumnValue:
-				v = r.value
-			}
-			f.row.Values[j] = v
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		f.fill(p, r, now)
 		if f.seenRows != nil {
 			id, err := json.Marshal(f.row.Values)
 			if err != nil {
@@ -287,13 +294,84 @@ func (f *finder) flush(ctx context.Context) error {
 	return nil
 }
 
-// readCollection renders a hash, set, list, sorted set or stream as JSON
-// from the first chunk the pipeline read, reading the rest chunk by
-// chunk. It returns nil when the key is gone.
-func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (*string, error) {
+// fill sets f.row to the key's row.
+func (f *finder) fill(p pending, r *keyRead, now time.Time) {
+	var expires any
+	// PTTL is -1 for a key without expiry (and -2 for one gone since).
+	if r.ttl >= 0 && (f.cols == nil || f.needTTL) {
+		expires = now.Add(r.ttl).UTC().Truncate(time.Millisecond)
+	}
+	if f.cols != nil {
+		for j, col := range f.cols {
+			var v any
+			switch col.kind {
+			case colKey:
+				v = stringValue(p.key)
+			case colType:
+				v = r.typ
+			case colVar:
+				v = p.vars[col.i]
+			case colExpiresAt:
+				v = expires
+			case colValue:
+				v = r.value
+			case colField:
+				if r.picked != nil {
+					v = r.picked[col.i]
+				} else if k, ok := slices.BinarySearchFunc(r.hash, f.fields[col.i], func(h hashField, name string) int { return strings.Compare(h.name, name) }); ok {
+					v = r.hash[k].value
+				}
+			}
+			f.row.Values[j] = v
+		}
+		return
+	}
+	cols, vals := f.row.Columns[:0], f.row.Values[:0]
+	cols = append(cols, ColumnKey, ColumnType)
+	vals = append(vals, stringValue(p.key), r.typ)
+	for i, name := range f.pat.vars {
+		cols = append(cols, name)
+		vals = append(vals, p.vars[i])
+	}
+	cols = append(cols, ColumnExpiresAt)
+	vals = append(vals, expires)
+	if r.typ == "hash" {
+		for _, h := range r.hash {
+			cols = append(cols, f.fieldColumn(h.name, r.hash))
+			vals = append(vals, h.value)
+		}
+	} else {
+		cols = append(cols, ColumnValue)
+		vals = append(vals, r.value)
+	}
+	f.row.Columns, f.row.Values = cols, vals
+}
+
+// fieldColumn names the column of a hash field: the field's name, or
+// "hash." before it when the name is taken by a column of every row
+// (key, type, expires_at, a variable) or by another field.
+func (f *finder) fieldColumn(name string, hash []hashField) string {
+	col := name
+	for {
+		switch {
+		case col == ColumnKey || col == ColumnType || col == ColumnExpiresAt || f.pat.hasVar(col):
+		case col != name && slices.ContainsFunc(hash, func(h hashField) bool { return h.name == col }):
+		default:
+			return col
+		}
+		col = "hash." + col
+	}
+}
+
+// readCollection reads a collection from its first chunk, reading the
+// rest chunk by chunk: a hash's fields, sorted (and rendered as JSON
+// when the value column is named), or its named fields; the other types
+// rendered as JSON. It reports gone when the collection is empty: the
+// key went since its type was read.
+func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (gone bool, err error) {
 	c := f.c
 	if err := r.first.Err(); err != nil {
-		return nil, c.changed(ctx, err)
+		return false, c.changed(ctx, err)
 	}
 	var size int
 	grow := func(n int) error {
@@ -304,35 +382,43 @@ func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (*s
 		return nil
 	}
 	var out any
-	switch r.typ {
-	case "hash", "set":
-		// HSCAN and SSCAN may return an element twice; the map keeps
-		// it once, and JSON writes it sorted.
+	switch first := r.first.(type) {
+	case *goredis.SliceCmd: // HMGET
+		r.picked = make([]any, len(f.fields))
+		for i, v := range first.Val() {
+			if s, ok := v.(string); ok {
+				if err := grow(len(s)); err != nil {
+					return false, err
+				}
+				r.picked[i] = stringValue(s)
+			}
+		}
+		return false, nil
+	case *goredis.ScanCmd: // HSCAN, SSCAN
+		// HSCAN and SSCAN may return an element twice; the map keeps it
+		// once.
 		members := make(map[string]string)
-		cmd := r.first.(*goredis.ScanCmd)
+		cmd := first
 		for {
 			page, cursor, err := cmd.Result()
 			if err != nil {
-				return nil, c.changed(ctx, err)
+				return false, c.changed(ctx, err)
 			}
+			step := 1
 			if r.typ == "hash" {
-				for i := 0; i+1 < len(page); i += 2 {
-					if _, ok := members[page[i]]; !ok {
-						if err := grow(len(page[i]) + len(page[i+1])); err != nil {
-							return nil, err
-						}
-					}
-					members[page[i]] = page[i+1]
+				step = 2
+			}
+			for i := 0; i+step <= len(page); i += step {
+				m, v := page[i], ""
+				if step == 2 {
+					v = page[i+1]
 				}
-			} else {
-				for _, m := range page {
-					if _, ok := members[m]; !ok {
-						if err := grow(len(m)); err != nil {
-							return nil, err
-						}
+				if _, ok := members[m]; !ok {
+					if err := grow(len(m) + len(v)); err != nil {
+						return false, err
 					}
-					members[m] = ""
 				}
+				members[m] = v
 			}
 			if cursor == 0 {
 				break
@@ -344,68 +430,74 @@ func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (*s
 			}
 		}
 		if len(members) == 0 {
-			return nil, nil
+			return true, nil
 		}
 		if r.typ == "hash" {
-			out = members
-		} else {
-			set := make([]string, 0, len(members))
-			for m := range members {
-				set = append(set, m)
+			r.hash = make([]hashField, 0, len(members))
+			for name, v := range members {
+				r.hash = append(r.hash, hashField{name: name, value: stringValue(v)})
 			}
-			slices.Sort(set)
-			out = set
+			slices.SortFunc(r.hash, func(a, b hashField) int { return strings.Compare(a.name, b.name) })
+			if f.cols == nil || !f.needValue {
+				return false, nil
+			}
+			out = members
+			break
 		}
-	case "list":
+		set := make([]string, 0, len(members))
+		for m := range members {
+			set = append(set, m)
+		}
+		slices.Sort(set)
+		out = set
+	case *goredis.StringSliceCmd: // LRANGE
 		var list []string
-		page := r.first.(*goredis.StringSliceCmd).Val()
+		page := first.Val()
 		for {
 			for _, e := range page {
 				if err := grow(len(e)); err != nil {
-					return nil, err
+					return false, err
 				}
 			}
 			list = append(list, page...)
 			if len(page) < scanCount {
 				break
 			}
-			var err error
 			start := int64(len(list))
 			if page, err = c.client.LRange(ctx, key, start, start+scanCount-1).Result(); err != nil {
-				return nil, c.changed(ctx, err)
+				return false, c.changed(ctx, err)
 			}
 		}
 		if len(list) == 0 {
-			return nil, nil
+			return true, nil
 		}
 		out = list
-	case "zset":
+	case *goredis.ZSliceCmd: // ZRANGE
 		var zset []zmember
-		page := r.first.(*goredis.ZSliceCmd).Val()
+		page := first.Val()
 		for {
 			for _, z := range page {
 				m, _ := z.Member.(string)
 				if err := grow(len(m) + 8); err != nil {
-					return nil, err
+					return false, err
 				}
 				zset = append(zset, zmember{Member: m, Score: score(z.Score)})
 			}
 			if len(page) < scanCount {
 				break
 			}
-			var err error
 			start := int64(len(zset))
 			if page, err = c.client.ZRangeWithScores(ctx, key, start, start+scanCount-1).Result(); err != nil {
-				return nil, c.changed(ctx, err)
+				return false, c.changed(ctx, err)
 			}
 		}
 		if len(zset) == 0 {
-			return nil, nil
+			return true, nil
 		}
 		out = zset
-	case "stream":
+	case *goredis.XMessageSliceCmd: // XRANGE
 		var stream []streamEntry
-		page := r.first.(*goredis.XMessageSliceCmd).Val()
+		page := first.Val()
 		for {
 			for _, m := range page {
 				n := len(m.ID)
@@ -414,7 +506,7 @@ func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (*s
 					n += len(k) + len(s)
 				}
 				if err := grow(n); err != nil {
-					return nil, err
+					return false, err
 				}
 				stream = append(stream, streamEntry{ID: m.ID, Fields: m.Values})
 			}
@@ -425,22 +517,21 @@ func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (*s
 			if !ok {
 				break
 			}
-			var err error
 			if page, err = c.client.XRangeN(ctx, key, next, "+", scanCount).Result(); err != nil {
-				return nil, c.changed(ctx, err)
+				return false, c.changed(ctx, err)
 			}
 		}
 		if len(stream) == 0 {
-			return nil, nil
+			return true, nil
 		}
 		out = stream
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return nil, lethe.Errorf(lethe.EINTERNAL, "collection %s: render a %s value as JSON: %v", f.col.Name, r.typ, err)
+		return false, lethe.Errorf(lethe.EINTERNAL, "collection %s: render a %s value as JSON: %v", f.col.Name, r.typ, err)
 	}
-	s := string(b)
-	return &s, nil
+	r.value = string(b)
+	return false, nil
 }
 
 // errChanged reports a key whose type changed between two reads.

@@ -81,14 +81,7 @@ func parsePattern(s string) (*keyPattern, error) {
 }
 
 // hasVar reports whether name is one of the pattern's variables.
-func (p *keyPattern) hasVar(name string) bool {
-	for _, v := range p.vars {
-		if v == name {
-			return true
-		}
-	}
-	return false
-}
+func (p *keyPattern) hasVar(name string) bool { return p.varIndex(name) >= 0 }
 
 // key returns the one key the pattern gives when variable name is value,
 // or ok false when the pattern has wildcards or other variables, so that

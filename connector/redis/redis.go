@@ -114,25 +114,23 @@ func (c *Connector) Describe(ctx context.Context, collections []*lethe.Collectio
 	return out, nil
 }
 
-// Find calls fn with one row per key that the matches select: the
-// columns key, type, the key pattern's variables, expires_at and value
-// (see the package documentation), or those named in p.Columns. Keys are
-// read in pipelined batches of up to lethe.MaxBatch; each key is
-// returned once. It returns EINVALID when a match names neither key nor
-// a variable of the pattern, ETOOLARGE when a value exceeds
-// MaxValueBytes, and EUNAVAILABLE when the server fails.
+// Find calls fn with one row per key that the matches select, with the
+// columns key, type, the key pattern's variables, expires_at, and the
+// value or, for a hash, one column per field (see the package
+// documentation); or with the columns p.Columns names, where a name that
+// is none of those is a hash field. Keys are read in pipelined batches
+// of up to lethe.MaxBatch; each key is returned once. It returns
+// ETOOLARGE when a value exceeds MaxValueBytes and EUNAVAILABLE when the
+// server fails.
 func (c *Connector) Find(ctx context.Context, p lethe.FindParams, fn func(lethe.Row) error) error {
 	pat, err := collectionPattern(p.Collection)
 	if err != nil {
 		return err
 	}
-	if err := checkMatches(p.Collection, pat, p.Matches); err != nil {
+	if err := checkMatches(p.Collection, p.Matches); err != nil {
 		return err
 	}
-	f, err := newFinder(c, p, pat, fn)
-	if err != nil {
-		return err
-	}
+	f := newFinder(c, p, pat, fn)
 	if err := c.eachKey(ctx, pat, p.Matches, func(key string, vars []string) error {
 		return f.add(ctx, key, vars)
 	}); err != nil {
@@ -169,7 +167,7 @@ func (c *Connector) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe
 		if s.Before != nil {
 			return nil, lethe.Errorf(lethe.EINVALID, "collection %s: redis keys have no time column to keep the newer ones by; remove since from the hold (it then keeps every key until it ends)", s.Collection.Name)
 		}
-		if err := checkMatches(s.Collection, pat, s.Matches); err != nil {
+		if err := checkMatches(s.Collection, s.Matches); err != nil {
 			return nil, err
 		}
 		pats[i] = pat
@@ -246,12 +244,11 @@ func collectionPattern(col *lethe.Collection) (*keyPattern, error) {
 	return pat, nil
 }
 
-// checkMatches refuses a match on anything but the key or a variable of
-// the pattern.
-func checkMatches(col *lethe.Collection, pat *keyPattern, matches []lethe.Match) error {
+// checkMatches refuses a match without a column.
+func checkMatches(col *lethe.Collection, matches []lethe.Match) error {
 	for _, m := range matches {
-		if m.Column != ColumnKey && !pat.hasVar(m.Column) {
-			return lethe.Errorf(lethe.EINVALID, "collection %s: %q is not a variable of key pattern %q; a redis collection is matched on its pattern's variables or on key", col.Name, m.Column, col.Key)
+		if m.Column == "" {
+			return lethe.Errorf(lethe.EINVALID, "collection %s: a match names no column", col.Name)
 		}
 	}
 	return nil
@@ -260,45 +257,104 @@ func checkMatches(col *lethe.Collection, pat *keyPattern, matches []lethe.Match)
 // eachKey calls fn for each key the matches select (a key may come more
 // than once, through several matches), with the values of the pattern's
 // variables. A value that fills the pattern alone gives one key, read
-// without a scan (it may not exist); any other match is a SCAN whose
-// MATCH holds the value escaped.
+// without a scan (it may not exist). A value of a variable that leaves
+// wildcards is a SCAN whose MATCH holds the value escaped. Whole keys
+// (the key column) are kept if they fit the pattern. Any other column is
+// a hash field: every key of the pattern is scanned once per column and
+// kept if the field holds one of the values.
 func (c *Connector) eachKey(ctx context.Context, pat *keyPattern, matches []lethe.Match, fn func(key string, vars []string) error) error {
+	fields := map[string]map[string]struct{}{}
+	var fieldOrder []string
 	for _, m := range matches {
-		for _, v := range keyValues(m.Values) {
-			if m.Column == ColumnKey {
+		values := keyValues(m.Values)
+		switch {
+		case len(values) == 0:
+		case m.Column == ColumnKey:
+			for _, v := range values {
 				if vars, ok := pat.match(v, "", ""); ok {
 					if err := fn(v, vars); err != nil {
 						return err
 					}
 				}
-				continue
 			}
-			if key, ok := pat.key(m.Column, v); ok {
-				if err := fn(key, []string{v}); err != nil {
+		case pat.hasVar(m.Column):
+			for _, v := range values {
+				if err := c.eachVarKey(ctx, pat, m.Column, v, fn); err != nil {
 					return err
 				}
-				continue
 			}
-			err := c.scan(ctx, pat.glob(m.Column, v), func(keys []string) error {
-				for _, key := range keys {
-					// The server matched the glob; matching again
-					// recovers the other variables' values.
-					vars, ok := pat.match(key, m.Column, v)
-					if !ok {
-						continue
-					}
-					if err := fn(key, vars); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
+		default:
+			want := fields[m.Column]
+			if want == nil {
+				want = map[string]struct{}{}
+				fields[m.Column] = want
+				fieldOrder = append(fieldOrder, m.Column)
+			}
+			for _, v := range values {
+				want[v] = struct{}{}
 			}
 		}
 	}
+	for _, field := range fieldOrder {
+		if err := c.eachFieldKey(ctx, pat, field, fields[field], fn); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// eachVarKey calls fn for the keys where variable name is value.
+func (c *Connector) eachVarKey(ctx context.Context, pat *keyPattern, name, value string, fn func(key string, vars []string) error) error {
+	if key, ok := pat.key(name, value); ok {
+		return fn(key, []string{value})
+	}
+	return c.scan(ctx, pat.glob(name, value), func(keys []string) error {
+		for _, key := range keys {
+			// The server matched the glob; matching again recovers the
+			// other variables' values.
+			vars, ok := pat.match(key, name, value)
+			if !ok {
+				continue
+			}
+			if err := fn(key, vars); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// eachFieldKey calls fn for the hashes of the pattern whose field holds
+// one of the values, testing each page of keys with pipelined HGETs.
+func (c *Connector) eachFieldKey(ctx context.Context, pat *keyPattern, field string, values map[string]struct{}, fn func(key string, vars []string) error) error {
+	return c.scan(ctx, pat.glob("", ""), func(keys []string) error {
+		pipe := c.client.Pipeline()
+		cmds := make([]*goredis.StringCmd, len(keys))
+		for i, key := range keys {
+			cmds[i] = pipe.HGet(ctx, key, field)
+		}
+		_, _ = pipe.Exec(ctx)
+		for i, key := range keys {
+			v, err := cmds[i].Result()
+			switch {
+			case errors.Is(err, goredis.Nil), isWrongType(err):
+				continue // no such field, or not a hash
+			case err != nil:
+				return c.unavailable(ctx, "read hash fields", err)
+			}
+			if _, ok := values[v]; !ok {
+				continue
+			}
+			vars, ok := pat.match(key, "", "")
+			if !ok {
+				continue
+			}
+			if err := fn(key, vars); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // scan calls fn with each page of keys that SCAN MATCH match returns, on
