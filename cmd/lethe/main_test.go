@@ -39,6 +39,7 @@ func (c cli) globals() []string {
 }
 
 func newCLI(t *testing.T) cli {
+	t.Cleanup(func() { os.Unsetenv("LETHE_DATA_DIR") })
 	t.Setenv("LETHE_CONFIG", "")
 	t.Setenv("LETHE_DATA_DIR", "")
 	t.Setenv("LETHE_DATABASE_URL", "")

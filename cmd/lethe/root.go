@@ -86,6 +86,12 @@ func (g *globals) open(ctx context.Context, needConfig bool, actor string) (*app
 	if needConfig && path == "" {
 		return nil, errNoConfig
 	}
+	// The config may place datastores under the data directory
+	// (${LETHE_DATA_DIR:-lethe-data}/demo/shop.db): --data-dir must mean
+	// the same directory there.
+	if os.Getenv("LETHE_DATA_DIR") != g.dataDir {
+		os.Setenv("LETHE_DATA_DIR", g.dataDir)
+	}
 	return app.Open(ctx, app.Options{
 		ConfigPath:  path,
 		DataDir:     g.dataDir,

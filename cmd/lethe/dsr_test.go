@@ -1,0 +1,165 @@
+package main
+
+import (
+	"archive/zip"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/lethe-privacy/lethe/dsr"
+)
+
+// TestDemoAccessAndErase is the README's walk through the embedded sample
+// estate: seed, export a subject, plan and run the erasure.
+func TestDemoAccessAndErase(t *testing.T) {
+	c := newCLI(t)
+	c.ok("demo", "seed", "--subjects", "40")
+	shop := filepath.Join(c.dataDir, "demo", "shop.db")
+	db, err := sql.Open("sqlite", shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxIdleConns(0)
+	var email string
+	var orders int
+	if err := db.QueryRow(`SELECT email, (SELECT count(*) FROM orders WHERE user_id = users.id) FROM users WHERE id = 1`).Scan(&email, &orders); err != nil {
+		t.Fatal(err)
+	}
+
+	zipPath := filepath.Join(t.TempDir(), "export.zip")
+	out := c.ok("access", "--email", email, "-O", zipPath)
+	if !strings.Contains(out, "wrote "+zipPath) {
+		t.Errorf("access output: %s", out)
+	}
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range zr.File {
+		names[f.Name] = true
+	}
+	zr.Close()
+	for _, want := range []string{"data.json", "report.html", "information.json", "csv/shop.users.csv"} {
+		if !names[want] {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	if orders > 0 && !names["csv/shop.orders.csv"] {
+		t.Errorf("export lacks the subject's %d orders", orders)
+	}
+
+	plan := c.ok("-o", "json", "erase", "--email", email, "--dry-run")
+	var dry dsr.Certificate
+	if err := json.Unmarshal([]byte(plan), &dry); err != nil {
+		t.Fatalf("dry run output: %v\n%s", err, plan)
+	}
+	if !dry.DryRun || len(dry.Steps) == 0 {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	var n int
+	db.QueryRow(`SELECT count(*) FROM users WHERE email = ?`, email).Scan(&n)
+	if n != 1 {
+		t.Fatalf("the dry run changed users: %d rows", n)
+	}
+
+	code, stdout, stderr := c.run("erase", "--email", email, "--user-id", "1")
+	if code != 0 {
+		t.Fatalf("erase: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "verification: passed") || !strings.Contains(stdout, "completed") {
+		t.Errorf("erase output:\n%s", stdout)
+	}
+	db.QueryRow(`SELECT count(*) FROM users WHERE email = ? OR id = 1`, email).Scan(&n)
+	if n != 0 {
+		t.Errorf("user 1 is still there")
+	}
+	if strings.Contains(stdout+stderr, email) {
+		t.Errorf("the CLI printed the subject's e-mail")
+	}
+	c.ok("audit", "verify")
+}
+
+// TestAccessLargeSubjectBoundedMemory exports a subject with a million
+// rows in a child process and reads the child's peak resident set size
+// from the kernel: the export streams, so it stays far below the rows'
+// size.
+func TestAccessLargeSubjectBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a million rows")
+	}
+	const rows = 1_000_000
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "big.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, s := range []string{
+		`PRAGMA journal_mode=OFF`, `PRAGMA synchronous=OFF`,
+		`CREATE TABLE events (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, event TEXT, ip TEXT, user_agent TEXT)`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ` + fmt.Sprint(rows) + `)
+		 INSERT INTO events SELECT i, 7, 'page_view', '198.51.100.' || (i % 250), 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36 #' || i FROM n`,
+		`CREATE INDEX events_user ON events (user_id)`,
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	cfg := filepath.Join(dir, "lethe.yaml")
+	if err := os.WriteFile(cfg, []byte(`
+controller: {name: Example}
+purposes: [{id: analytics, lawful_basis: legitimate_interests}]
+datastores:
+  web:
+    driver: sqlite
+    dsn: `+dbPath+`
+    collections:
+      events:
+        identities: {user_id: user_id}
+        fields:
+          ip: {category: network.ip}
+          user_agent: {category: device.user_agent}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "export.zip")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLethe$")
+	cmd.Env = append(os.Environ(), "LETHE_HELPER_ARGS="+strings.Join([]string{"--config", cfg, "--data-dir", filepath.Join(dir, "data"), "access", "--user-id", "7", "-O", out}, "\x1f"))
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("lethe access: %v\n%s", err, b)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss / 1024 // KiB on Linux
+	t.Logf("exported %d rows: %d MB package, peak RSS %d MB", rows, st.Size()>>20, peak)
+	if !strings.Contains(string(b), fmt.Sprintf("%d rows", rows)) {
+		t.Errorf("the export does not report %d rows:\n%s", rows, b)
+	}
+	if peak >= 200 {
+		t.Errorf("peak RSS %d MB exporting %d rows; the export must stream (bound: 200 MB)", peak, rows)
+	}
+}
+
+// TestHelperLethe runs the CLI with the arguments in LETHE_HELPER_ARGS,
+// as a child process of a test that measures it.
+func TestHelperLethe(t *testing.T) {
+	args := os.Getenv("LETHE_HELPER_ARGS")
+	if args == "" {
+		t.Skip("runs only as a child of another test")
+	}
+	os.Exit(run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+}
