@@ -20,7 +20,7 @@ type Harness struct {
 	// Setup stores data in a fresh, empty datastore of its own (a schema,
 	// a database, a file, a key prefix), opens the connector on it, and
 	// arranges for both to be released when the test ends. Required.
-	Setup func(t *testing.T, data Dataset) Fixture
+	Setup func(t testing.TB, data Dataset) Fixture
 }
 
 // Capabilities are the parts of the lethe.Connector contract a connector
@@ -67,7 +67,7 @@ type Fixture struct {
 	Missing *lethe.Collection
 	// Raw reads every record of "users" or "orders" as stored, without the
 	// connector.
-	Raw func(t *testing.T, collection string) []Record
+	Raw func(t testing.TB, collection string) []Record
 }
 
 // Dataset is what a fixture holds: users and their orders.

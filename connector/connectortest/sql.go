@@ -94,7 +94,7 @@ func (s SQLStore) insert(t testing.TB, tx *sql.Tx, table string, cols []string, 
 }
 
 // Raw reads every row of the table named collection.
-func (s SQLStore) Raw(t *testing.T, collection string) []Record {
+func (s SQLStore) Raw(t testing.TB, collection string) []Record {
 	t.Helper()
 	rows, err := s.DB.Query("SELECT * FROM " + s.Quote(collection))
 	if err != nil {

@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"CallbackError", true, testCallbackError},
 		{"Describe", true, testDescribe},
 		{"MissingTableOrColumn", caps.Schema, testMissing},
+		{"MaskOutputMustFit", caps.Schema && caps.Anonymise, testMaskMustFit},
 		{"Concurrent", true, testConcurrent},
 	}
 	for _, c := range cases {
@@ -306,7 +307,7 @@ func testColumnsDistinct(t *testing.T, h Harness) {
 		many = append(many, fmt.Sprintf("nobody%d@example.com", i))
 	}
 	got = nil
-	err = fx.Connector.Find(ctx, lethe.FindParams{Collection: fx.Users, Matches: []lethe.Match{match("email", append(many, alice.Email, bob.Email)...), match("id", int64(1), int64(2))}, Columns: []string{"id"}, Distinct: true}, func(r lethe.Row) error {
+	err = fx.Connector.Find(ctx, lethe.FindParams{Collection: fx.Users, Matches: []lethe.Match{match("email", append([]any{alice.Email, bob.Email}, many...)...), match("id", int64(1), int64(2))}, Columns: []string{"id"}, Distinct: true}, func(r lethe.Row) error {
 		got = append(got, str(r.Values[0]))
 		return nil
 	})
@@ -941,5 +942,49 @@ func testConcurrent(t *testing.T, h Harness) {
 	close(errs)
 	for err := range errs {
 		t.Errorf("concurrent find: %v", err)
+	}
+}
+
+// longMask writes a value longer than users.email's 255 characters.
+type longMask struct{}
+
+func (longMask) Apply(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return strings.Repeat("x", 300), nil
+}
+func (longMask) Constant() (any, bool) { return nil, false }
+
+func testMaskMustFit(t *testing.T, h Harness) {
+	fx := h.Setup(t, baseData())
+	ctx := ctxFor(t)
+	users0, orders0 := checksum(fx.Raw(t, "users"), nil), checksum(fx.Raw(t, "orders"), nil)
+	cases := []struct {
+		what string
+		step lethe.EraseStep
+	}{
+		{"a mask longer than varchar(255)", lethe.EraseStep{Collection: fx.Users, Matches: []lethe.Match{match("id", "1")}, Action: lethe.EraseAnonymise, Masks: map[string]lethe.Mask{"email": longMask{}}}},
+		{"a null mask on a NOT NULL column", lethe.EraseStep{Collection: fx.Users, Matches: []lethe.Match{match("id", "1")}, Action: lethe.EraseAnonymise, Masks: map[string]lethe.Mask{"email": constMask{nil}}}},
+		{"a text mask on an integer column", lethe.EraseStep{Collection: fx.Orders, Matches: []lethe.Match{match("user_id", "1")}, Action: lethe.EraseAnonymise, Masks: map[string]lethe.Mask{"total": constMask{"redacted"}}}},
+	}
+	for _, c := range cases {
+		steps := []lethe.EraseStep{{Collection: fx.Orders, Matches: []lethe.Match{match("user_id", "2")}, Action: lethe.EraseDelete}, c.step}
+		_, err := fx.Connector.Erase(ctx, steps)
+		if lethe.ErrorCode(err) != lethe.EINVALID {
+			t.Errorf("%s: error %v, want EINVALID", c.what, err)
+			continue
+		}
+		for name := range c.step.Masks {
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("%s: the error does not name column %s: %v", c.what, name, err)
+			}
+		}
+		if strings.Contains(err.Error(), alice.Email) {
+			t.Errorf("%s: the error quotes a value: %v", c.what, err)
+		}
+	}
+	if checksum(fx.Raw(t, "users"), nil) != users0 || checksum(fx.Raw(t, "orders"), nil) != orders0 {
+		t.Error("a refused erase changed the data")
 	}
 }

@@ -53,20 +53,26 @@ func fresh(t testing.TB) (*lethe.Datastore, *sql.DB) {
 	return &lethe.Datastore{Name: "shop", Driver: lethe.DriverMySQL, DSN: dsn}, db
 }
 
+// setup stores data on a fresh datastore and opens the connector on it.
+func setup(t testing.TB, data connectortest.Dataset) (connectortest.Fixture, connectortest.SQLStore) {
+	ds, db := fresh(t)
+	s := store(db)
+	s.Load(t, data)
+	c, err := Open(context.Background(), ds)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	users, orders, missing := connectortest.SQLCollections(ds.Name)
+	return connectortest.Fixture{Connector: c, Users: users, Orders: orders, Missing: missing, Raw: s.Raw}, s
+}
+
 func harness() connectortest.Harness {
 	return connectortest.Harness{
 		Capabilities: connectortest.SQL,
-		Setup: func(t *testing.T, data connectortest.Dataset) connectortest.Fixture {
-			ds, db := fresh(t)
-			s := store(db)
-			s.Load(t, data)
-			c, err := Open(context.Background(), ds)
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			t.Cleanup(func() { c.Close() })
-			users, orders, missing := connectortest.SQLCollections(ds.Name)
-			return connectortest.Fixture{Connector: c, Users: users, Orders: orders, Missing: missing, Raw: s.Raw}
+		Setup: func(t testing.TB, data connectortest.Dataset) connectortest.Fixture {
+			fx, _ := setup(t, data)
+			return fx
 		},
 	}
 }
@@ -74,6 +80,9 @@ func harness() connectortest.Harness {
 func TestConnector(t *testing.T) {
 	connectortest.Run(t, harness())
 }
+
+func BenchmarkFind(b *testing.B)  { connectortest.BenchFind(b, setup) }
+func BenchmarkErase(b *testing.B) { connectortest.BenchErase(b, setup) }
 
 func TestOpenUnavailable(t *testing.T) {
 	ds := &lethe.Datastore{Name: "shop", Driver: lethe.DriverMySQL, DSN: "lethe_user:s3cr3t-pa55@tcp(127.0.0.1:1)/shopdb"}

@@ -26,6 +26,13 @@ import (
 // booleans bool, times and dates time.Time; UUIDs, network addresses,
 // JSON and other types travel as their text.
 func Coerce(kind lethe.ColumnKind, v any) (any, bool) {
+	if c, ok := coerce(kind, v); ok {
+		return c, true
+	}
+	return nil, false
+}
+
+func coerce(kind lethe.ColumnKind, v any) (any, bool) {
 	v = plain(v)
 	if v == nil {
 		return nil, true
