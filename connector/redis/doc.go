@@ -47,19 +47,22 @@
 //
 // # Rows
 //
-// Find returns one row per key with the columns
+// Find returns one row per key, and every row of a collection has the
+// same columns, as an export's table needs:
 //
 //	key         the key
 //	type        string, hash, list, set, zset or stream
 //	<variable>  each variable of the pattern, as found in the key
 //	expires_at  when the key expires (UTC), or null if it does not
+//	<field>     each of the collection's fields (the data map's fields:)
+//	            that is none of the above: a hash's field, null for a key
+//	            that is not a hash or lacks it
+//	value       what the columns above do not hold
 //
-// and then, for a hash, one column per field in field-name order, so
-// that the data map's fields (email, name...) are columns of the export
-// like a table's; a field named like one of the columns above is named
-// "hash.<field>" instead. Any other key has a value column: a string's
-// value (bytes that are not UTF-8 are kept as bytes), or the collection
-// rendered as JSON text:
+// The value of a string is the string (bytes that are not UTF-8 are kept
+// as bytes). A hash's value is its fields without a column of their own,
+// as a JSON object sorted by field, or null when there are none. The
+// other types are rendered as JSON text:
 //
 //	set     an array of its members, sorted
 //	list    an array of its elements, in order
@@ -67,14 +70,14 @@
 //	        (infinite scores are "inf" and "-inf")
 //	stream  an array of {"id":"1700000000000-0","fields":{...}} in ID order
 //
-// Bytes that are not UTF-8 inside these are replaced by U+FFFD. Keys of
+// Bytes that are not UTF-8 inside JSON are replaced by U+FFFD. Keys of
 // other types (module types such as RedisJSON) are returned with their
 // type and a null value.
 //
 // When FindParams.Columns names the columns, each row has exactly those:
-// a name that is none of the above is a hash field (null for a key that
-// is not a hash or lacks it, read with HMGET), and value is a hash's
-// fields as a JSON object.
+// a name that is none of the fixed columns or variables is a hash field
+// (read with HMGET), and value is then every field of a hash as a JSON
+// object.
 //
 // Keys are read in pipelined batches of up to lethe.MaxBatch: PTTL and
 // GETRANGE in one round trip, which reads the strings; TYPE of the other

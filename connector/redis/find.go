@@ -49,13 +49,14 @@ type finder struct {
 	pat *keyPattern
 	fn  func(lethe.Row) error
 
-	// cols is the rows' layout when FindParams.Columns names the
-	// columns; nil means every column, which vary with each key's type.
 	cols []column
-	// fields are the named columns that are hash fields, read with HMGET.
+	// fields are the columns that are hash fields.
 	fields []string
-	// needValue: strings and collections are read (every column, or
-	// value named). needTTL: PTTL is read.
+	// rest: every column was asked for, so value holds a hash's fields
+	// that are not columns of their own.
+	rest bool
+	// needValue: strings and whole collections are read. needTTL: PTTL
+	// is read.
 	needValue, needTTL bool
 	// seenKeys drops keys met again; nil when the matches cannot give a
 	// key twice.
@@ -68,13 +69,30 @@ type finder struct {
 	row   lethe.Row
 }
 
+// rowColumns returns every column of a collection's rows: key, type, the
+// pattern's variables, expires_at, the data map's fields that are none
+// of these (hash fields), and value. Every row of a collection has the
+// same columns, as an export's table needs.
+func rowColumns(col *lethe.Collection, pat *keyPattern) []string {
+	names := append([]string{ColumnKey, ColumnType}, pat.vars...)
+	names = append(names, ColumnExpiresAt)
+	for _, f := range col.FieldNames() {
+		if !slices.Contains(names, f) && f != ColumnValue {
+			names = append(names, f)
+		}
+	}
+	return append(names, ColumnValue)
+}
+
 func newFinder(c *Connector, p lethe.FindParams, pat *keyPattern, fn func(lethe.Row) error) *finder {
 	f := &finder{c: c, col: p.Collection, pat: pat, fn: fn, batch: make([]pending, 0, 64)}
-	hasKey := len(p.Columns) == 0
-	if len(p.Columns) == 0 {
-		f.needValue, f.needTTL = true, true
+	names := p.Columns
+	if len(names) == 0 {
+		names = rowColumns(p.Collection, pat)
+		f.rest = true
 	}
-	for _, name := range p.Columns {
+	hasKey := false
+	for _, name := range names {
 		col := column{}
 		switch v := pat.varIndex(name); {
 		case name == ColumnKey:
@@ -93,12 +111,10 @@ func newFinder(c *Connector, p lethe.FindParams, pat *keyPattern, fn func(lethe.
 		}
 		f.cols = append(f.cols, col)
 	}
-	if f.cols != nil {
-		f.row.Columns = slices.Clone(p.Columns)
-		f.row.Values = make([]any, len(f.cols))
-	}
+	f.row.Columns = names
+	f.row.Values = make([]any, len(f.cols))
 	// Direct keys from one match's distinct values are distinct; scans,
-	// whole keys and several matches can meet a key twice.
+	// whole keys, hash fields and several matches can meet a key twice.
 	direct := len(pat.vars) == 1 && !slices.ContainsFunc(pat.parts, func(p patternPart) bool { return p.kind == partStar })
 	if len(p.Matches) > 1 || !direct || len(p.Matches) == 1 && !pat.hasVar(p.Matches[0].Column) {
 		f.seenKeys = make(map[string]struct{})
@@ -230,7 +246,7 @@ func (f *finder) flush(ctx context.Context) error {
 	for i, p := range f.batch {
 		r := &reads[i]
 		switch {
-		case r.typ == "hash" && (f.cols == nil || f.needValue):
+		case r.typ == "hash" && f.needValue:
 			r.first = pipe.HScan(ctx, p.key, 0, "", scanCount)
 		case r.typ == "hash" && len(f.fields) > 0:
 			r.first = pipe.HMGet(ctx, p.key, f.fields...)
@@ -296,77 +312,38 @@ func (f *finder) flush(ctx context.Context) error {
 
 // fill sets f.row to the key's row.
 func (f *finder) fill(p pending, r *keyRead, now time.Time) {
-	var expires any
-	// PTTL is -1 for a key without expiry (and -2 for one gone since).
-	if r.ttl >= 0 && (f.cols == nil || f.needTTL) {
-		expires = now.Add(r.ttl).UTC().Truncate(time.Millisecond)
-	}
-	if f.cols != nil {
-		for j, col := range f.cols {
-			var v any
-			switch col.kind {
-			case colKey:
-				v = stringValue(p.key)
-			case colType:
-				v = r.typ
-			case colVar:
-				v = p.vars[col.i]
-			case colExpiresAt:
-				v = expires
-			case colValue:
-				v = r.value
-			case colField:
-				if r.picked != nil {
-					v = r.picked[col.i]
-				} else if k, ok := slices.BinarySearchFunc(r.hash, f.fields[col.i], func(h hashField, name string) int { return strings.Compare(h.name, name) }); ok {
-					v = r.hash[k].value
-				}
+	for j, col := range f.cols {
+		var v any
+		switch col.kind {
+		case colKey:
+			v = stringValue(p.key)
+		case colType:
+			v = r.typ
+		case colVar:
+			v = p.vars[col.i]
+		case colExpiresAt:
+			// PTTL is -1 for a key without expiry (and -2 for one gone
+			// since).
+			if r.ttl >= 0 {
+				v = now.Add(r.ttl).UTC().Truncate(time.Millisecond)
 			}
-			f.row.Values[j] = v
+		case colValue:
+			v = r.value
+		case colField:
+			if r.picked != nil {
+				v = r.picked[col.i]
+			} else if k, ok := slices.BinarySearchFunc(r.hash, f.fields[col.i], func(h hashField, name string) int { return strings.Compare(h.name, name) }); ok {
+				v = r.hash[k].value
+			}
 		}
-		return
-	}
-	cols, vals := f.row.Columns[:0], f.row.Values[:0]
-	cols = append(cols, ColumnKey, ColumnType)
-	vals = append(vals, stringValue(p.key), r.typ)
-	for i, name := range f.pat.vars {
-		cols = append(cols, name)
-		vals = append(vals, p.vars[i])
-	}
-	cols = append(cols, ColumnExpiresAt)
-	vals = append(vals, expires)
-	if r.typ == "hash" {
-		for _, h := range r.hash {
-			cols = append(cols, f.fieldColumn(h.name, r.hash))
-			vals = append(vals, h.value)
-		}
-	} else {
-		cols = append(cols, ColumnValue)
-		vals = append(vals, r.value)
-	}
-	f.row.Columns, f.row.Values = cols, vals
-}
-
-// fieldColumn names the column of a hash field: the field's name, or
-// "hash." before it when the name is taken by a column of every row
-// (key, type, expires_at, a variable) or by another field.
-func (f *finder) fieldColumn(name string, hash []hashField) string {
-	col := name
-	for {
-		switch {
-		case col == ColumnKey || col == ColumnType || col == ColumnExpiresAt || f.pat.hasVar(col):
-		case col != name && slices.ContainsFunc(hash, func(h hashField) bool { return h.name == col }):
-		default:
-			return col
-		}
-		col = "hash." + col
+		f.row.Values[j] = v
 	}
 }
 
 // readCollection reads a collection from its first chunk, reading the
-// rest chunk by chunk: a hash's fields, sorted (and rendered as JSON
-// when the value column is named), or its named fields; the other types
-// rendered as JSON. It reports gone when the collection is empty: the
+// rest chunk by chunk: a hash's fields, sorted, and as a JSON object
+// those without a column of their own (all of them when value is named);
+// or, with HMGET, its named fields; the other types rendered as JSON. It reports gone when the collection is empty: the
 // key went since its type was read.
 func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (gone bool, err error) {
 	c := f.c
@@ -438,8 +415,14 @@ func (f *finder) readCollection(ctx context.Context, key string, r *keyRead) (go
 				r.hash = append(r.hash, hashField{name: name, value: stringValue(v)})
 			}
 			slices.SortFunc(r.hash, func(a, b hashField) int { return strings.Compare(a.name, b.name) })
-			if f.cols == nil || !f.needValue {
-				return false, nil
+			if f.rest {
+				// value holds the fields without a column of their own.
+				for _, name := range f.fields {
+					delete(members, name)
+				}
+				if len(members) == 0 {
+					return false, nil
+				}
 			}
 			out = members
 			break

@@ -177,7 +177,7 @@ func TestFindEveryValueType(t *testing.T) {
 	}
 	want := []map[string]any{
 		row("u:42:bytes", "string", []byte("\xff\xfe raw")),
-		{"key": "u:42:hash", "type": "hash", "user_id": "42", "expires_at": nil, "name": "Jane Roe", "email": "jane@example.com"},
+		row("u:42:hash", "hash", `{"email":"jane@example.com","name":"Jane Roe"}`),
 		row("u:42:list", "list", `["first","second","first"]`),
 		row("u:42:set", "set", `["a","b","c"]`),
 		row("u:42:stream", "stream", `[{"id":"1700000000000-0","fields":{"page":"/home"}},{"id":"1700000000000-1","fields":{"ip":"192.0.2.1","page":"/cart"}}]`),
@@ -191,38 +191,48 @@ func TestFindEveryValueType(t *testing.T) {
 	}
 }
 
-// A hash's fields are columns, in name order; a field named like a
-// column every row has is prefixed with "hash.".
-func TestFindHashFieldsAsColumns(t *testing.T) {
+// Every row of a collection has the same columns: key, type, the
+// variables, expires_at, the data map's fields, and value, which holds a
+// hash's other fields.
+func TestFindDeclaredFieldsAreColumns(t *testing.T) {
 	e := newEnv(t)
 	col := e.collection("profile", "p:{user_id}")
-	e.do("HSET", "p:42", "name", "Jane", "user_id", "other", "key", "k", "hash.key", "hk", "type", "t", "value", "v", "bin", "\xff")
-	var cols []string
-	var vals []any
-	err := e.c.Find(context.Background(), lethe.FindParams{Collection: col, Matches: []lethe.Match{match("user_id", "42")}}, func(r lethe.Row) error {
-		cols, vals = slices.Clone(r.Columns), slices.Clone(r.Values)
+	col.Fields = map[string]*lethe.Field{
+		"name": {Category: "name"}, "email": {Category: "contact.email"},
+		"user_id": {Category: "id"}, "value": {Category: "other"},
+	}
+	e.do("HSET", "p:42", "name", "Jane", "user_id", "other", "key", "k", "type", "t", "value", "v", "bin", "\xff")
+	e.do("HSET", "p:43", "name", "John")
+	e.do("SET", "p:44", "a string")
+	var rows [][]any
+	err := e.c.Find(context.Background(), lethe.FindParams{Collection: col, Matches: []lethe.Match{match("user_id", "42", "43", "44")}}, func(r lethe.Row) error {
+		if want := []string{"key", "type", "user_id", "expires_at", "email", "name", "value"}; !slices.Equal(r.Columns, want) {
+			t.Errorf("columns %q, want %q", r.Columns, want)
+		}
+		rows = append(rows, slices.Clone(r.Values))
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Field "hash.key" keeps its name; field "key" steps around it.
-	wantCols := []string{"key", "type", "user_id", "expires_at", "bin", "hash.key", "hash.hash.key", "name", "hash.type", "hash.user_id", "value"}
-	wantVals := []any{e.k("p:42"), "hash", "42", nil, []byte("\xff"), "hk", "k", "Jane", "t", "other", "v"}
-	if !slices.Equal(cols, wantCols) || !cmp.Equal(vals, wantVals) {
-		t.Errorf("row:\n columns %q\n values %q\nwant\n columns %q\n values %q", cols, vals, wantCols, wantVals)
+	want := [][]any{
+		{e.k("p:42"), "hash", "42", nil, nil, "Jane", `{"bin":"\ufffd","key":"k","type":"t","user_id":"other","value":"v"}`},
+		{e.k("p:43"), "hash", "43", nil, nil, "John", nil},
+		{e.k("p:44"), "string", "44", nil, nil, nil, "a string"},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 
 	// Named columns: fields (HMGET), absent fields, and the hash as JSON.
-	e.do("SET", "p:43", "a string")
-	rows := e.find(lethe.FindParams{Collection: col, Matches: []lethe.Match{match("user_id", "42", "43")}, Columns: []string{"user_id", "name", "missing"}})
-	want := []map[string]any{{"user_id": "42", "name": "Jane", "missing": nil}, {"user_id": "43", "name": nil, "missing": nil}}
-	if diff := cmp.Diff(want, rows); diff != "" {
+	got := e.find(lethe.FindParams{Collection: col, Matches: []lethe.Match{match("user_id", "42", "44")}, Columns: []string{"user_id", "name", "missing"}})
+	wantRows := []map[string]any{{"user_id": "42", "name": "Jane", "missing": nil}, {"user_id": "44", "name": nil, "missing": nil}}
+	if diff := cmp.Diff(wantRows, got); diff != "" {
 		t.Errorf("named fields (-want +got):\n%s", diff)
 	}
-	rows = e.find(lethe.FindParams{Collection: col, Matches: []lethe.Match{match("user_id", "42")}, Columns: []string{"name", "value"}})
-	if len(rows) != 1 || rows[0]["name"] != "Jane" || rows[0]["value"] != `{"bin":"\ufffd","hash.key":"hk","key":"k","name":"Jane","type":"t","user_id":"other","value":"v"}` {
-		t.Errorf("name and value of a hash: %q", rows)
+	got = e.find(lethe.FindParams{Collection: col, Matches: []lethe.Match{match("user_id", "43")}, Columns: []string{"name", "value"}})
+	if len(got) != 1 || got[0]["name"] != "John" || got[0]["value"] != `{"name":"John"}` {
+		t.Errorf("name and value of a hash: %q", got)
 	}
 }
 
@@ -231,6 +241,7 @@ func TestFindHashFieldsAsColumns(t *testing.T) {
 func TestMatchOnHashField(t *testing.T) {
 	e := newEnv(t)
 	col := e.collection("sessions", "sess:{sid}")
+	col.Fields = map[string]*lethe.Field{"ip": {Category: "network.ip"}}
 	e.do("HSET", "sess:a1", "user_id", "42", "ip", "192.0.2.1")
 	e.do("HSET", "sess:b2", "user_id", "42", "ip", "192.0.2.2")
 	e.do("HSET", "sess:c3", "user_id", "420", "ip", "192.0.2.3")
@@ -391,9 +402,12 @@ func TestFindBeyondBatches(t *testing.T) {
 	for _, r := range rows {
 		var elems []any
 		if r["type"] == "hash" {
-			// key, type, kind, expires_at and a column per field.
-			if len(r) != 4+n || r["f00000"] != "0" || r["f02499"] != "2499" {
-				t.Errorf("hash: %d columns, f00000 = %v, f02499 = %v", len(r), r["f00000"], r["f02499"])
+			var h map[string]any
+			if err := json.Unmarshal([]byte(r["value"].(string)), &h); err != nil {
+				t.Fatal(err)
+			}
+			if len(h) != n || h["f00000"] != "0" || h["f02499"] != "2499" {
+				t.Errorf("hash: %d fields, f00000 = %v, f02499 = %v", len(h), h["f00000"], h["f02499"])
 			}
 			continue
 		}
