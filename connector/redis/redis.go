@@ -114,14 +114,14 @@ func (c *Connector) Describe(ctx context.Context, collections []*lethe.Collectio
 	return out, nil
 }
 
-// Find calls fn with one row per key that the matches select, with the
-// columns key, type, the key pattern's variables, expires_at, and the
-// value or, for a hash, one column per field (see the package
-// documentation); or with the columns p.Columns names, where a name that
-// is none of those is a hash field. Keys are read in pipelined batches
-// of up to lethe.MaxBatch; each key is returned once. It returns
-// ETOOLARGE when a value exceeds MaxValueBytes and EUNAVAILABLE when the
-// server fails.
+// Find calls fn with one row per key that the matches select, each key
+// once. The row's columns are the same for every key of the collection:
+// key, type, the key pattern's variables, expires_at, the collection's
+// fields (hash fields) and value (see the package documentation); or
+// those p.Columns names, where a name that is none of those is a hash
+// field. Keys are read in pipelined batches of up to lethe.MaxBatch. It
+// returns ETOOLARGE when a value exceeds MaxValueBytes and EUNAVAILABLE
+// when the server fails.
 func (c *Connector) Find(ctx context.Context, p lethe.FindParams, fn func(lethe.Row) error) error {
 	pat, err := collectionPattern(p.Collection)
 	if err != nil {
