@@ -32,7 +32,15 @@ type ConsentStore interface {
 	// to its event, and appends the audit records, in one transaction. An
 	// event older than the current state (by RecordedAt, then ID) is appended
 	// but does not move the state back.
-	ConsentAppend(ctx context.Context, events []ConsentEvent, audit []AuditRecord) ([]AuditEntry, error)
+	//
+	// newKey, when not nil, is the data key the events' evidence is sealed
+	// with, new and not stored yet (see SubjectKeyLatest): it is stored in
+	// the same transaction as generation newKey.Generation of
+	// newKey.SubjectRef, the subject of every event. If the subject already
+	// has that generation or an active key (a concurrent caller created one
+	// first), nothing is written and the error is ECONFLICT: seal again with
+	// the stored key. A new subject thus costs one transaction, not two.
+	ConsentAppend(ctx context.Context, events []ConsentEvent, audit []AuditRecord, newKey *SubjectKey) ([]AuditEntry, error)
 	// ConsentStateList returns the current state of every purpose the subject
 	// has an event for, sorted by purpose.
 	ConsentStateList(ctx context.Context, ref SubjectRef) ([]ConsentState, error)
@@ -90,6 +98,12 @@ type SubjectShred struct {
 type SubjectKeyStore interface {
 	// SubjectKeyActive returns the newest unshredded key (ENOTFOUND if none).
 	SubjectKeyActive(ctx context.Context, ref SubjectRef) (SubjectKey, error)
+	// SubjectKeyLatest returns the subject's newest generation, shredded or
+	// not (ENOTFOUND if the subject never had a key), in one read: the
+	// subject's active key when it is not shredded, and otherwise the
+	// generation a new key must follow. A subject has at most one active
+	// key, and it is always the newest generation.
+	SubjectKeyLatest(ctx context.Context, ref SubjectRef) (SubjectKey, error)
 	// SubjectKeyGet returns one generation (ENOTFOUND if it never existed; a
 	// shredded key comes back with Wrapped nil and ShreddedAt set).
 	SubjectKeyGet(ctx context.Context, ref SubjectRef, generation uint32) (SubjectKey, error)

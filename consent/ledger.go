@@ -18,13 +18,17 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/keyring"
 )
 
 // Sealer turns identities into subject references and seals evidence with
-// the subject's key. *keyring.Keyring implements it.
+// the subject's key. *keyring.Keyring implements it. A new subject's key
+// comes unstored from SealingKey and is stored by the store's
+// ConsentAppend, in the transaction that appends the events sealed with it.
 type Sealer interface {
 	SubjectRef(id lethe.Identity) (lethe.SubjectRef, error)
-	Encrypt(ctx context.Context, ref lethe.SubjectRef, plaintext, associatedData []byte) ([]byte, error)
+	SealingKey(ctx context.Context, ref lethe.SubjectRef) (*keyring.SealingKey, error)
+	Stored(key *keyring.SealingKey)
 	Decrypt(ctx context.Context, ref lethe.SubjectRef, ciphertext, associatedData []byte) ([]byte, error)
 }
 
@@ -209,16 +213,47 @@ func (l *Ledger) Record(ctx context.Context, p RecordParams) (RecordResult, erro
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("encode evidence: %w", err)
 	}
+	// A new subject's key is stored with the events. If a concurrent call
+	// stored the subject's key first, the store refuses ours: seal again,
+	// with that key.
+	for attempt := 1; ; attempt++ {
+		key, err := l.sealer.SealingKey(ctx, ref)
+		if err != nil {
+			return RecordResult{}, fmt.Errorf("seal consent evidence: %w", err)
+		}
+		events, audits, err := l.seal(key, ref, &p, choices, plain, now)
+		if err != nil {
+			return RecordResult{}, err
+		}
+		_, err = l.store.ConsentAppend(ctx, events, audits, key.Unstored())
+		if l.cache != nil {
+			// Drop the subject even when the append failed: the outcome of
+			// a commit that errored is unknown.
+			l.cache.invalidate(ref)
+		}
+		if err == nil {
+			l.sealer.Stored(key)
+			return RecordResult{Events: events}, nil
+		}
+		if key.Unstored() == nil || lethe.ErrorCode(err) != lethe.ECONFLICT || attempt == 3 {
+			return RecordResult{}, fmt.Errorf("record consent: %w", err)
+		}
+	}
+}
+
+// seal builds the events of one consent form, their evidence sealed with
+// key, and their audit records.
+func (l *Ledger) seal(key *keyring.SealingKey, ref lethe.SubjectRef, p *RecordParams, choices []choice, plain []byte, now time.Time) ([]lethe.ConsentEvent, []lethe.AuditRecord, error) {
 	events := make([]lethe.ConsentEvent, len(choices))
 	audits := make([]lethe.AuditRecord, len(choices))
 	for i, c := range choices {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return RecordResult{}, fmt.Errorf("new event id: %w", err)
+			return nil, nil, fmt.Errorf("new event id: %w", err)
 		}
-		sealed, err := l.sealer.Encrypt(ctx, ref, plain, id[:])
+		sealed, err := key.Encrypt(plain, id[:])
 		if err != nil {
-			return RecordResult{}, fmt.Errorf("seal consent evidence: %w", err)
+			return nil, nil, fmt.Errorf("seal consent evidence: %w", err)
 		}
 		events[i] = lethe.ConsentEvent{
 			ID: id, SubjectRef: ref, Purpose: c.Purpose, Granted: c.Granted, PolicyVersion: c.PolicyVersion,
@@ -236,16 +271,7 @@ func (l *Ledger) Record(ctx context.Context, p RecordParams) (RecordResult, erro
 			},
 		}
 	}
-	_, err = l.store.ConsentAppend(ctx, events, audits)
-	if l.cache != nil {
-		// Drop the subject even when the append failed: the outcome of a
-		// commit that errored is unknown.
-		l.cache.invalidate(ref)
-	}
-	if err != nil {
-		return RecordResult{}, fmt.Errorf("record consent: %w", err)
-	}
-	return RecordResult{Events: events}, nil
+	return events, audits, nil
 }
 
 type choice struct {

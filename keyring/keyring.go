@@ -194,6 +194,11 @@ func (k *Keyring) Encrypt(ctx context.Context, ref lethe.SubjectRef, plaintext, 
 	if err != nil {
 		return nil, err
 	}
+	return seal(aead, gen, ref, plaintext, associatedData)
+}
+
+// seal is Encrypt with a known key.
+func seal(aead cipher.AEAD, gen uint32, ref lethe.SubjectRef, plaintext, associatedData []byte) ([]byte, error) {
 	out := make([]byte, headerLen+nonceLen, headerLen+nonceLen+len(plaintext)+tagLen)
 	out[0] = ciphertextVersion
 	binary.BigEndian.PutUint32(out[1:headerLen], gen)
@@ -202,6 +207,81 @@ func (k *Keyring) Encrypt(ctx context.Context, ref lethe.SubjectRef, plaintext, 
 		return nil, fmt.Errorf("encrypt for subject: %w", err)
 	}
 	return aead.Seal(out, nonce, plaintext, dataAAD(ref, out[:headerLen], associatedData)), nil
+}
+
+// SealingKey is one subject's data key, ready to seal new data with: the
+// subject's active key, or a new key not stored yet (see
+// Keyring.SealingKey). It is safe for concurrent use.
+type SealingKey struct {
+	ref      lethe.SubjectRef
+	gen      uint32
+	aead     cipher.AEAD
+	epoch    uint64            // the keyring's forget count when the key was looked up
+	unstored *lethe.SubjectKey // nil once stored
+}
+
+// SealingKey returns the key to seal the subject's new data with: its
+// active key, or, when it has none (a new subject, or one whose keys were
+// all shredded), a new key of the next generation that is not stored yet.
+// The caller stores SealingKey.Unstored in the same transaction as what it
+// sealed (lethe.ConsentStore.ConsentAppend takes it), which spares a new
+// subject a transaction of its own, and calls Stored once that committed.
+// If the store refuses the key (ECONFLICT: a concurrent caller created the
+// subject's key first), what was sealed with it must be discarded and
+// sealed again with a fresh SealingKey, which finds the stored key: data
+// sealed with a key that is never stored can never be decrypted.
+//
+// It returns EINVALID for a zero reference. With CacheKeys, a subject's
+// active key costs no store read after the first use.
+func (k *Keyring) SealingKey(ctx context.Context, ref lethe.SubjectRef) (*SealingKey, error) {
+	if ref.IsZero() {
+		return nil, lethe.FieldErrorf("subject_ref", "encrypting for a subject needs its reference")
+	}
+	if c := k.cached(); c != nil {
+		if e, ok := c.Get(ref); ok && e.active != 0 {
+			return &SealingKey{ref: ref, gen: e.active, aead: e.aeads[e.active]}, nil
+		}
+	}
+	epoch := k.epoch.Load()
+	key, next, err := k.latest(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if next == 0 {
+		aead, err := k.unwrap(ref, key)
+		if err != nil {
+			return nil, err
+		}
+		k.remember(epoch, ref, key.Generation, aead)
+		return &SealingKey{ref: ref, gen: key.Generation, aead: aead}, nil
+	}
+	wrapped, aead, err := k.newKey(ref, next)
+	if err != nil {
+		return nil, err
+	}
+	return &SealingKey{ref: ref, gen: next, aead: aead, epoch: epoch,
+		unstored: &lethe.SubjectKey{SubjectRef: ref, Generation: next, Wrapped: wrapped, CreatedAt: k.clock.Now()}}, nil
+}
+
+// Encrypt seals plaintext as Keyring.Encrypt does (same format, same
+// associated data rules), with this key.
+func (s *SealingKey) Encrypt(plaintext, associatedData []byte) ([]byte, error) {
+	return seal(s.aead, s.gen, s.ref, plaintext, associatedData)
+}
+
+// Unstored returns the new key to store with what it sealed, or nil when
+// the key is the subject's stored active key.
+func (s *SealingKey) Unstored() *lethe.SubjectKey { return s.unstored }
+
+// Stored tells the keyring that the transaction storing key.Unstored
+// committed: the key is then the subject's active key, and is cached as
+// such (unless the subject was forgotten meanwhile, e.g. shredded). It does
+// nothing for a key that was stored already.
+func (k *Keyring) Stored(key *SealingKey) {
+	if key.unstored == nil {
+		return
+	}
+	k.remember(key.epoch, key.ref, key.gen, key.aead)
 }
 
 // Decrypt opens what Encrypt sealed for the same subject and associated
@@ -326,7 +406,8 @@ func (k *Keyring) ForgetAll() {
 	k.mu.Unlock()
 }
 
-// activeKey returns the subject's active key, creating it if needed.
+// activeKey returns the subject's active key, creating and storing it if
+// needed.
 func (k *Keyring) activeKey(ctx context.Context, ref lethe.SubjectRef) (cipher.AEAD, uint32, error) {
 	if c := k.cached(); c != nil {
 		if e, ok := c.Get(ref); ok && e.active != 0 {
@@ -334,12 +415,12 @@ func (k *Keyring) activeKey(ctx context.Context, ref lethe.SubjectRef) (cipher.A
 		}
 	}
 	epoch := k.epoch.Load()
-	key, err := k.store.SubjectKeyActive(ctx, ref)
-	if lethe.ErrorCode(err) == lethe.ENOTFOUND {
-		key, err = k.createKey(ctx, ref)
+	key, next, err := k.latest(ctx, ref)
+	if err == nil && next != 0 {
+		key, err = k.createKey(ctx, ref, next)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read subject key: %w", err)
+		return nil, 0, err
 	}
 	aead, err := k.unwrap(ref, key)
 	if err != nil {
@@ -374,26 +455,50 @@ func (k *Keyring) keyOf(ctx context.Context, ref lethe.SubjectRef, gen uint32) (
 	return aead, nil
 }
 
-// createKey creates the subject's next key generation. The generation is
-// bound into the wrapped key, so it must be known before the store assigns
-// it: it is the one after the newest existing generation (all shredded,
-// since there is no active key). Only a shred committed between that read
-// and the create can make the store assign another; the key then created
-// is unusable, and since the subject was just shredded, it is shredded too
-// (it holds nothing) and the create retried.
-func (k *Keyring) createKey(ctx context.Context, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
-	for range 3 {
-		gen, err := k.nextGeneration(ctx, ref)
-		if err != nil {
-			return lethe.SubjectKey{}, err
+// latest reads the subject's newest key: the active key (next is 0), or
+// the generation a new key must have (next > 0) when the subject has no
+// key or only shredded ones.
+func (k *Keyring) latest(ctx context.Context, ref lethe.SubjectRef) (key lethe.SubjectKey, next uint32, err error) {
+	key, err = k.store.SubjectKeyLatest(ctx, ref)
+	switch {
+	case lethe.ErrorCode(err) == lethe.ENOTFOUND:
+		return key, 1, nil
+	case err != nil:
+		return key, 0, fmt.Errorf("read subject key: %w", err)
+	case key.Wrapped != nil && key.ShreddedAt == nil:
+		return key, 0, nil
+	case key.Generation == ^uint32(0):
+		return key, 0, lethe.Errorf(lethe.ECONFLICT, "the subject has used every key generation")
+	}
+	return key, key.Generation + 1, nil
+}
+
+// createKey stores a new key of generation gen for the subject (the one
+// after its newest, see latest) and returns the subject's active key. The
+// generation is bound into the wrapped key, so it must be known before the
+// store assigns it. Only a shred committed between that read and the
+// create can make the store assign another; the key then created is
+// unusable, and since the subject was just shredded, it is shredded too (it
+// holds nothing) and the create retried.
+func (k *Keyring) createKey(ctx context.Context, ref lethe.SubjectRef, gen uint32) (lethe.SubjectKey, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			key, next, err := k.latest(ctx, ref)
+			if err != nil {
+				return lethe.SubjectKey{}, err
+			}
+			if next == 0 {
+				return key, nil
+			}
+			gen = next
 		}
-		wrapped, err := k.newWrappedKey(ref, gen)
+		wrapped, _, err := k.newKey(ref, gen)
 		if err != nil {
 			return lethe.SubjectKey{}, err
 		}
 		got, err := k.store.SubjectKeyCreate(ctx, lethe.SubjectKey{SubjectRef: ref, Generation: gen, Wrapped: wrapped, CreatedAt: k.clock.Now()})
 		if err != nil {
-			return lethe.SubjectKey{}, err
+			return lethe.SubjectKey{}, fmt.Errorf("create subject key: %w", err)
 		}
 		if !bytes.Equal(got.Wrapped, wrapped) || got.Generation == gen {
 			// Ours, or the key a concurrent creator made first.
@@ -409,32 +514,27 @@ func (k *Keyring) createKey(ctx context.Context, ref lethe.SubjectRef) (lethe.Su
 	return lethe.SubjectKey{}, lethe.Errorf(lethe.ECONFLICT, "the subject's keys keep being shredded while a new key is created; retry")
 }
 
-func (k *Keyring) nextGeneration(ctx context.Context, ref lethe.SubjectRef) (uint32, error) {
-	for gen := uint32(1); gen != 0; gen++ {
-		_, err := k.store.SubjectKeyGet(ctx, ref, gen)
-		if lethe.ErrorCode(err) == lethe.ENOTFOUND {
-			return gen, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
-	return 0, lethe.Errorf(lethe.ECONFLICT, "the subject has used every key generation")
-}
-
-// newWrappedKey returns a fresh data key wrapped for (ref, gen).
-func (k *Keyring) newWrappedKey(ref lethe.SubjectRef, gen uint32) ([]byte, error) {
+// newKey returns a fresh data key wrapped for (ref, gen), and its AEAD.
+func (k *Keyring) newKey(ref lethe.SubjectRef, gen uint32) ([]byte, cipher.AEAD, error) {
 	var dataKey [keyLen]byte
 	defer clear(dataKey[:])
 	out := make([]byte, 1+nonceLen, wrappedLen)
 	out[0] = wrapVersion
 	if _, err := rand.Read(dataKey[:]); err != nil {
-		return nil, fmt.Errorf("generate subject key: %w", err)
+		return nil, nil, fmt.Errorf("generate subject key: %w", err)
 	}
 	if _, err := rand.Read(out[1:]); err != nil {
-		return nil, fmt.Errorf("generate subject key: %w", err)
+		return nil, nil, fmt.Errorf("generate subject key: %w", err)
 	}
-	return k.master.Seal(out, out[1:1+nonceLen], dataKey[:], wrapAAD(ref, gen)), nil
+	block, err := aes.NewCipher(dataKey[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate subject key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate subject key: %w", err)
+	}
+	return k.master.Seal(out, out[1:1+nonceLen], dataKey[:], wrapAAD(ref, gen)), aead, nil
 }
 
 // unwrap returns the AEAD of a stored key: ESHREDDED when shredded,

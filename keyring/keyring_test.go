@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/internal/testenv"
 	"github.com/lethe-privacy/lethe/keyring"
@@ -478,6 +480,89 @@ func TestConcurrentFirstEncrypt(t *testing.T) {
 		}
 		if _, err := st.SubjectKeyGet(ctx, jane, 2); errCode(t, err) != lethe.ENOTFOUND {
 			t.Errorf("racing first encryptions made a second key generation (err %v)", err)
+		}
+	})
+}
+
+// TestSealingKey: a new subject's key comes unstored, seals data that
+// opens once the key is stored with it (here by ConsentAppend, in the same
+// transaction), and is then the subject's active key; a subject with a key
+// gets that key; after a shred, the next generation comes unstored.
+func TestSealingKey(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(testing.TB) lethe.Store) {
+		ctx := context.Background()
+		st := open(t)
+		secrets := testSecrets(t)
+		k := newKeyring(t, st, secrets, keyring.Options{CacheKeys: true})
+		jane := ref(t, k, "jane")
+
+		sk, err := k.SealingKey(ctx, jane)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nk := sk.Unstored()
+		if nk == nil || nk.SubjectRef != jane || nk.Generation != 1 || len(nk.Wrapped) == 0 {
+			t.Fatalf("new subject's sealing key: unstored %+v, want generation 1 with material", nk)
+		}
+		if _, err := st.SubjectKeyLatest(ctx, jane); errCode(t, err) != lethe.ENOTFOUND {
+			t.Fatalf("SealingKey stored a key by itself (err %v)", err)
+		}
+		ct, err := sk.Encrypt([]byte("evidence"), []byte("event-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Decrypt(ctx, jane, ct, []byte("event-1")); errCode(t, err) != lethe.EINVALID {
+			t.Fatalf("decrypt before the key is stored: %v, want EINVALID", err)
+		}
+		appendWith := func(key *lethe.SubjectKey) error {
+			id := uuid.Must(uuid.NewV7())
+			e := lethe.ConsentEvent{ID: id, SubjectRef: jane, Purpose: "p", Granted: true, PolicyVersion: "v1", Mechanism: "test",
+				Jurisdiction: lethe.GDPR, Source: "test", RecordedAt: time.Now().UTC().Truncate(time.Microsecond), Evidence: ct}
+			_, err := st.ConsentAppend(ctx, []lethe.ConsentEvent{e}, nil, key)
+			return err
+		}
+		if err := appendWith(nk); err != nil {
+			t.Fatalf("append with the new key: %v", err)
+		}
+		k.Stored(sk)
+		// Another process (no shared cache) opens it from the store.
+		other := newKeyring(t, st, secrets, keyring.Options{})
+		for name, kr := range map[string]*keyring.Keyring{"same keyring": k, "other keyring": other} {
+			if got, err := kr.Decrypt(ctx, jane, ct, []byte("event-1")); err != nil || string(got) != "evidence" {
+				t.Fatalf("%s: decrypt after the key was stored = %q, %v", name, got, err)
+			}
+		}
+		// A second, racing new key for the same subject is refused.
+		if err := appendWith(&lethe.SubjectKey{SubjectRef: jane, Generation: 1, Wrapped: nk.Wrapped}); errCode(t, err) != lethe.ECONFLICT {
+			t.Fatalf("append with a second first key: %v, want ECONFLICT", err)
+		}
+
+		for name, kr := range map[string]*keyring.Keyring{"same keyring": k, "other keyring": other} {
+			again, err := kr.SealingKey(ctx, jane)
+			if err != nil || again.Unstored() != nil {
+				t.Fatalf("%s: sealing key of a subject with a key: unstored %+v, %v; want the stored key", name, again.Unstored(), err)
+			}
+			ct2, err := again.Encrypt([]byte("more"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := other.Decrypt(ctx, jane, ct2, nil); err != nil || string(got) != "more" {
+				t.Fatalf("%s: decrypt = %q, %v", name, got, err)
+			}
+		}
+
+		if _, err := k.Shred(ctx, jane, "test"); err != nil {
+			t.Fatal(err)
+		}
+		next, err := k.SealingKey(ctx, jane)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nk := next.Unstored(); nk == nil || nk.Generation != 2 {
+			t.Fatalf("sealing key after a shred: unstored %+v, want generation 2", nk)
+		}
+		if _, err := k.SealingKey(ctx, lethe.SubjectRef{}); errCode(t, err) != lethe.EINVALID {
+			t.Fatalf("sealing key for a zero reference: %v, want EINVALID", err)
 		}
 	})
 }

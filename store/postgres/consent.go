@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,58 +26,69 @@ const (
    event_id = excluded.event_id, recorded_at = excluded.recorded_at
  WHERE (excluded.recorded_at, excluded.event_id) > (cs.recorded_at, cs.event_id)`
 	sqlNotify = `SELECT pg_notify($1, $2)`
+	// A key that comes with consent events is stored only as the
+	// generation right after the newest one, and only while the subject
+	// has no active key (ON CONFLICT covers the partial unique index on
+	// active keys and the primary key): otherwise nothing is inserted.
+	sqlKeyAppend = `INSERT INTO subject_keys (subject_ref, generation, wrapped, created_at)
+ SELECT $1, $2, $3, $4 WHERE (SELECT COALESCE(MAX(generation), 0) FROM subject_keys WHERE subject_ref = $1) = $2 - 1
+ ON CONFLICT DO NOTHING`
 )
 
 // ConsentAppend appends the events, moves each (subject, purpose) state to
 // its event unless the state already holds a newer one, appends the audit
 // records and notifies listeners of the changed subjects, in one
-// transaction and one pipelined round trip: on any error nothing is
-// written. A duplicate event id is ECONFLICT.
-func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, records []lethe.AuditRecord) ([]lethe.AuditEntry, error) {
+// transaction: on any error nothing is written. A duplicate event id is
+// ECONFLICT. newKey, when not nil, is stored in the same transaction as the
+// subject's next generation; if the subject has an active key or that
+// generation already, the append is ECONFLICT (see lethe.ConsentStore). A
+// zero newKey.CreatedAt is set from the store's clock.
+//
+// Concurrent calls share transactions (see appendGroup): each still
+// succeeds or fails on its own, and is acknowledged once its transaction
+// committed.
+func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, records []lethe.AuditRecord, newKey *lethe.SubjectKey) ([]lethe.AuditEntry, error) {
 	if err := validateEvents(events); err != nil {
+		return nil, err
+	}
+	if err := validateNewKey(newKey, events); err != nil {
 		return nil, err
 	}
 	if len(events) == 0 && len(records) == 0 {
 		return nil, nil
 	}
-	return s.appendWith(ctx, "append consent events", records, func(_ txConn, b *batch) error {
-		for _, e := range events {
-			b.queue("append consent event", "a consent event with this id is already recorded", nil, sqlEventInsert,
-				[16]byte(e.ID), e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, e.Mechanism,
-				string(e.Jurisdiction), e.Source, ts(e.RecordedAt), nilIfEmpty(e.Evidence))
-		}
-		// Upsert in (subject, purpose) order: concurrent batches touching the
-		// same states then lock them in the same order and cannot deadlock,
-		// even without the audit head lock. The outcome does not depend on
-		// the order: the newest event wins whatever came first.
-		order := make([]int, len(events))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int {
-			if c := bytes.Compare(events[a].SubjectRef[:], events[b].SubjectRef[:]); c != 0 {
-				return c
-			}
-			switch {
-			case events[a].Purpose < events[b].Purpose:
-				return -1
-			case events[a].Purpose > events[b].Purpose:
-				return 1
-			}
-			return 0
-		})
-		var notified []lethe.SubjectRef
-		for _, i := range order {
-			e := events[i]
-			b.queue("update consent state", "", nil, sqlStateUpsert,
-				e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, [16]byte(e.ID), ts(e.RecordedAt))
-			if len(notified) == 0 || notified[len(notified)-1] != e.SubjectRef {
-				notified = append(notified, e.SubjectRef)
-				b.queue("notify consent change", "", nil, sqlNotify, s.channel, e.SubjectRef.String())
-			}
-		}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	j := &appendJob{ctx: ctx, events: events, records: records, newKey: newKey}
+	s.appends.run(j, s.consentTx)
+	return j.entries, j.err
+}
+
+// keyExists is ConsentAppend's answer when its new key lost a race.
+func keyExists() error {
+	return lethe.Errorf(lethe.ECONFLICT, "the subject's data key was created concurrently (or the new key is not the next generation); seal the evidence again with the stored key")
+}
+
+// validateNewKey checks the key that comes with consent events.
+func validateNewKey(k *lethe.SubjectKey, events []lethe.ConsentEvent) error {
+	if k == nil {
 		return nil
-	})
+	}
+	switch {
+	case k.SubjectRef.IsZero():
+		return lethe.FieldErrorf("new_key.subject_ref", "a subject key needs a subject reference")
+	case len(k.Wrapped) == 0:
+		return lethe.FieldErrorf("new_key.wrapped", "a subject key needs its wrapped key material")
+	case k.Generation == 0:
+		return lethe.FieldErrorf("new_key.generation", "a new subject key needs its generation (1 or the one after the newest)")
+	}
+	for i, e := range events {
+		if e.SubjectRef != k.SubjectRef {
+			return lethe.FieldErrorf(fmt.Sprintf("events[%d].subject_ref", i), "every event must be for the subject of the new key")
+		}
+	}
+	return nil
 }
 
 func validateEvents(events []lethe.ConsentEvent) error {

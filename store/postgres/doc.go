@@ -14,7 +14,11 @@
 // across nodes and gives every audited write the same lock order. An
 // audited write takes two round trips: BEGIN with the head lock, then the
 // change, its audit entries, tree hashes, head move, notifications and
-// COMMIT, pipelined. Consent events, audit entries, tree
+// COMMIT, pipelined. Since appends are serial anyway, concurrent consent
+// appends of one Store share transactions (one head lock and one WAL flush
+// for all of them), each still succeeding or failing on its own; a new
+// subject's data key is stored in the transaction of its first consent
+// events. Consent events, audit entries, tree
 // hashes and checkpoints are append-only: statement triggers refuse
 // UPDATE, DELETE and TRUNCATE.
 //

@@ -57,7 +57,7 @@ func TestSubjectChangesReconnect(t *testing.T) {
 	id, _ := uuid.NewV7()
 	e := lethe.ConsentEvent{ID: id, SubjectRef: ref, Purpose: "p", Granted: true, PolicyVersion: "v", Mechanism: "m",
 		Jurisdiction: lethe.GDPR, Source: "test", RecordedAt: time.Now()}
-	if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, []lethe.AuditRecord{{Actor: "test", Action: "consent.granted", SubjectRef: ref}}); err != nil {
+	if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, []lethe.AuditRecord{{Actor: "test", Action: "consent.granted", SubjectRef: ref}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := next("change after reconnect"); got != ref {

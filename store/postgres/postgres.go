@@ -58,6 +58,8 @@ type Store struct {
 	// read. Stored tree hashes never change (the table is append-only), so
 	// a cached value is never stale, whichever node wrote it.
 	hashes *lru.Cache[int64, [32]byte]
+	// appends queues concurrent consent appends into shared transactions.
+	appends appendGroup
 }
 
 // Open connects to the database, checks that it answers and applies

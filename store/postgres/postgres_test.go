@@ -103,7 +103,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestRawInsertBaseline(t *testing.T) {
 	s := open(t, testenv.PostgresSchema(t))
-	d, err := s.RawInsertBaseline(context.Background(), 10)
+	d, err := s.RawInsertBaseline(context.Background(), 10, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func BenchmarkConsentAppend(b *testing.B) {
 		sum := sha256.Sum256(evidence)
 		rec := lethe.AuditRecord{Actor: "bench", Action: "consent.granted", SubjectRef: ref, Object: id.String(), PayloadHash: sum[:],
 			Details: map[string]string{"purpose": e.Purpose, "policy_version": e.PolicyVersion}}
-		if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, []lethe.AuditRecord{rec}); err != nil {
+		if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, []lethe.AuditRecord{rec}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -137,7 +137,7 @@ func BenchmarkConsentAppend(b *testing.B) {
 func BenchmarkRawInsert(b *testing.B) {
 	s := open(b, testenv.PostgresSchema(b))
 	b.ResetTimer()
-	d, err := s.RawInsertBaseline(context.Background(), b.N)
+	d, err := s.RawInsertBaseline(context.Background(), b.N, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,28 +30,9 @@ type txAudit struct {
 	byIndex map[int64][32]byte // pending, by storage index
 }
 
-// txAuditMark is where a write's savepoint left the audit state.
-type txAuditMark struct {
-	loaded  bool
-	head    lethe.AuditHead
-	pending int
-}
-
 func (a *txAudit) reset() {
 	a.loaded, a.stored, a.head, a.pending = false, 0, lethe.AuditHead{}, a.pending[:0]
 	clear(a.byIndex)
-}
-
-func (a *txAudit) mark() txAuditMark {
-	return txAuditMark{loaded: a.loaded, head: a.head, pending: len(a.pending)}
-}
-
-// rollbackTo forgets what a write rolled back to its savepoint appended.
-func (a *txAudit) rollbackTo(m txAuditMark) {
-	for _, h := range a.pending[m.pending:] {
-		delete(a.byIndex, h.Index)
-	}
-	a.loaded, a.head, a.pending = m.loaded, m.head, a.pending[:m.pending]
 }
 
 // appendAudit seals records after the transaction's head and inserts the

@@ -6,19 +6,22 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 )
 
 // RawInsertBaseline is a benchmark aid: it measures n plain INSERTs of a
 // consent_events-shaped row, one per transaction, into a scratch table with
 // the same columns and primary key but no triggers, no projection and no
 // audit log, through the same writer connection and durability settings as
-// the store. Benchmarks report the consent ledger's append rate as a ratio
-// against it. The scratch table (lethe_bench_raw) is created and dropped by
-// the call, so do not run it against a production database at peak.
-func (s *Store) RawInsertBaseline(ctx context.Context, n int) (time.Duration, error) {
+// the store, issued from the given number of goroutines (at least one).
+// Benchmarks report the consent ledger's append rate as a ratio against
+// it. The scratch table (lethe_bench_raw) is created and dropped by the
+// call, so do not run it against a production database at peak.
+func (s *Store) RawInsertBaseline(ctx context.Context, n, writers int) (time.Duration, error) {
 	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS lethe_bench_raw (
  id BLOB NOT NULL PRIMARY KEY, subject_ref BLOB NOT NULL, purpose TEXT NOT NULL, granted INTEGER NOT NULL,
  policy_version TEXT NOT NULL, mechanism TEXT NOT NULL, jurisdiction TEXT NOT NULL, source TEXT NOT NULL,
@@ -38,16 +41,35 @@ func (s *Store) RawInsertBaseline(ctx context.Context, n int) (time.Duration, er
 	_, _ = rand.Read(ref[:])
 	_, _ = rand.Read(evidence)
 	start := time.Now()
-	for range n {
+	err = concurrently(n, writers, func() error {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if err := rawInsert(ctx, s.writer, st, id, ref[:], evidence); err != nil {
-			return 0, err
-		}
+		return rawInsert(ctx, s.writer, st, id, ref[:], evidence)
+	})
+	return time.Since(start), err
+}
+
+// concurrently calls fn n times from max(writers, 1) goroutines and returns
+// the first error.
+func concurrently(n, writers int, fn func() error) error {
+	var (
+		left atomic.Int64
+		g    errgroup.Group
+	)
+	left.Store(int64(n))
+	for range max(writers, 1) {
+		g.Go(func() error {
+			for left.Add(-1) >= 0 {
+				if err := fn(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	return time.Since(start), nil
+	return g.Wait()
 }
 
 func rawInsert(ctx context.Context, db *sql.DB, st *sql.Stmt, id uuid.UUID, ref, evidence []byte) error {

@@ -14,9 +14,16 @@ import (
 // ConsentAppend appends the events, moves each (subject, purpose) state to
 // its event unless the state already holds a newer one, and appends the
 // audit records, in one transaction: on any error nothing is written. A
-// duplicate event id is ECONFLICT.
-func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, records []lethe.AuditRecord) ([]lethe.AuditEntry, error) {
+// duplicate event id is ECONFLICT. newKey, when not nil, is stored in the
+// same transaction as the subject's next generation; if the subject has
+// an active key or that generation already, the append is ECONFLICT (see
+// lethe.ConsentStore). A zero newKey.CreatedAt is set from the store's
+// clock.
+func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, records []lethe.AuditRecord, newKey *lethe.SubjectKey) ([]lethe.AuditEntry, error) {
 	if err := validateEvents(events); err != nil {
+		return nil, err
+	}
+	if err := validateNewKey(newKey, events); err != nil {
 		return nil, err
 	}
 	if len(events) == 0 && len(records) == 0 {
@@ -27,6 +34,21 @@ func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, 
 		hashes  []lethe.AuditTreeHash
 	)
 	err := s.write(ctx, "append consent events", func(ctx context.Context, tx *sql.Tx) error {
+		if newKey != nil {
+			created := newKey.CreatedAt
+			if created.IsZero() {
+				created = s.clock.Now()
+			}
+			res, err := tx.StmtContext(ctx, s.st.keyAppend).ExecContext(ctx, newKey.SubjectRef[:], int64(newKey.Generation), newKey.Wrapped, micros(created))
+			if err != nil {
+				return translate("store subject key", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return translate("store subject key", err)
+			} else if n == 0 {
+				return refuse(keyExists())
+			}
+		}
 		if len(events) > 0 {
 			ins := tx.StmtContext(ctx, s.st.eventInsert)
 			up := tx.StmtContext(ctx, s.st.stateUpsert)
@@ -50,6 +72,32 @@ func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, 
 	}
 	s.cacheHashes(hashes)
 	return entries, nil
+}
+
+// keyExists is ConsentAppend's answer when its new key lost a race.
+func keyExists() error {
+	return lethe.Errorf(lethe.ECONFLICT, "the subject's data key was created concurrently (or the new key is not the next generation); seal the evidence again with the stored key")
+}
+
+// validateNewKey checks the key that comes with consent events.
+func validateNewKey(k *lethe.SubjectKey, events []lethe.ConsentEvent) error {
+	if k == nil {
+		return nil
+	}
+	switch {
+	case k.SubjectRef.IsZero():
+		return lethe.FieldErrorf("new_key.subject_ref", "a subject key needs a subject reference")
+	case len(k.Wrapped) == 0:
+		return lethe.FieldErrorf("new_key.wrapped", "a subject key needs its wrapped key material")
+	case k.Generation == 0:
+		return lethe.FieldErrorf("new_key.generation", "a new subject key needs its generation (1 or the one after the newest)")
+	}
+	for i, e := range events {
+		if e.SubjectRef != k.SubjectRef {
+			return lethe.FieldErrorf(fmt.Sprintf("events[%d].subject_ref", i), "every event must be for the subject of the new key")
+		}
+	}
+	return nil
 }
 
 func validateEvents(events []lethe.ConsentEvent) error {

@@ -14,10 +14,12 @@
 //
 // Writes are committed in groups: one goroutine owns the writer
 // connection, and the writes that queue up while a transaction commits run
-// together in the next one, each in its own SAVEPOINT, so concurrent consent
-// appends share the cost of a commit while each still succeeds or fails on
-// its own. Every audited write appends to the audit log in the same
-// transaction as its change.
+// together in the next one, so concurrent consent appends share the cost
+// of a commit while each still succeeds or fails on its own (a write that
+// fails makes its group run again one write at a time). Every audited
+// write appends to the audit log in the same transaction as its change, and
+// a new subject's data key is stored in the transaction of its first
+// consent events.
 //
 // Durability: synchronous=NORMAL by default. In WAL mode a commit then
 // survives any crash of the process; an OS crash or power loss may lose the

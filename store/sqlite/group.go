@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -11,18 +12,25 @@ import (
 
 // Writes go through one goroutine that owns the writer connection and
 // commits them in groups: while one transaction commits, the writes that
-// queue up behind it are run together in the next transaction, each in its
-// own SAVEPOINT so that a failing write is rolled back alone. SQLite
+// queue up behind it are run together in the next transaction. SQLite
 // commits one transaction at a time whatever we do; grouping turns N
-// commits (N write-ahead-log appends of the same hot pages) into one, which
-// is what lets concurrent consent appends scale.
+// commits (N write-ahead-log appends of the same hot pages: the right edge
+// of the event and audit tables, the tree hashes, the audit head) into one,
+// which is what lets concurrent consent appends scale.
 //
 // Every write still sees exactly the all-or-nothing outcome of its own
 // transaction: it is acknowledged only after the group committed, and a
-// failed commit fails every write of the group.
+// failed commit fails every write of the group. A write that fails inside
+// a group rolls the whole group back, and every write of it is then run
+// again alone, so that each gets its own outcome. (A SAVEPOINT per write
+// would isolate failures without the rerun, but it costs two statements
+// and a copy of every page the write touches again, on every write, to
+// spare work on a failure that happens almost never.) A write that refuses
+// before changing anything (see refuse) fails alone without disturbing the
+// group.
 
 // A write that finds the writer idle and the queue empty runs at once in
-// its caller's goroutine, alone, with no savepoint.
+// its caller's goroutine, alone.
 
 // maxGroup bounds how many writes share a transaction (and so how long the
 // write lock is held at once).
@@ -179,29 +187,23 @@ func (s *Store) runGroup(group []*writeJob) {
 		return
 	}
 	s.txAudit.reset()
-	savepoint, release, rollbackTo := tx.StmtContext(bg, s.st.savepoint), tx.StmtContext(bg, s.st.release), tx.StmtContext(bg, s.st.rollbackTo)
 	ok := make([]*writeJob, 0, len(live))
 	for _, j := range live {
-		if _, err := savepoint.ExecContext(bg); err != nil {
-			s.abortGroup(tx, live, translate(j.op, err))
-			return
-		}
-		mark := s.txAudit.mark()
-		if err := j.fn(bg, tx); err != nil {
-			if _, rerr := rollbackTo.ExecContext(bg); rerr != nil {
-				// SQLite rolled the whole transaction back (I/O error, disk
-				// full): nothing of the group is written.
-				j.answer(err)
-				s.abortGroup(tx, live, translate(j.op, rerr))
-				return
-			}
-			s.txAudit.rollbackTo(mark)
-			j.answer(err)
-		} else {
+		err := j.fn(bg, tx)
+		var r refusal
+		switch {
+		case err == nil:
 			ok = append(ok, j)
-		}
-		if _, err := release.ExecContext(bg); err != nil {
-			s.abortGroup(tx, live, translate(j.op, err))
+		case errors.As(err, &r):
+			j.answer(r.err)
+		default:
+			// Part of j may be written: start over, one write at a time.
+			_ = tx.Rollback()
+			for _, j := range live {
+				if !j.answered {
+					s.runAlone(j)
+				}
+			}
 			return
 		}
 	}
@@ -219,6 +221,16 @@ func (s *Store) runGroup(group []*writeJob) {
 	}
 }
 
+// refusal is the error of a write that refused before changing anything:
+// the group it ran in goes on without it.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+
+// refuse marks err as the outcome of a write that has changed nothing in
+// its transaction (nor in the transaction's audit state).
+func refuse(err error) error { return refusal{err} }
+
 // abortGroup rolls the group back and fails every write not answered yet.
 func (s *Store) abortGroup(tx *sql.Tx, live []*writeJob, cause error) {
 	_ = tx.Rollback()
@@ -230,6 +242,10 @@ func (s *Store) abortGroup(tx *sql.Tx, live []*writeJob, cause error) {
 }
 
 func (s *Store) runAlone(j *writeJob) {
+	if err := j.ctx.Err(); err != nil {
+		j.answer(err)
+		return
+	}
 	tx, err := s.writer.BeginTx(j.ctx, nil)
 	if err != nil {
 		j.answer(translate(j.op, err))
@@ -238,6 +254,10 @@ func (s *Store) runAlone(j *writeJob) {
 	s.txAudit.reset()
 	if err := j.fn(j.ctx, tx); err != nil {
 		_ = tx.Rollback()
+		var r refusal
+		if errors.As(err, &r) {
+			err = r.err
+		}
 		j.answer(err)
 		return
 	}

@@ -49,6 +49,19 @@ func (s *Store) subjectKeyActive(ctx context.Context, st *sql.Stmt, ref lethe.Su
 	return k, nil
 }
 
+// SubjectKeyLatest returns the subject's newest generation, shredded or
+// not (ENOTFOUND if it never had a key), in one read.
+func (s *Store) SubjectKeyLatest(ctx context.Context, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
+	k, err := scanSubjectKey(s.st.readKeyLatest.QueryRowContext(ctx, ref[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, lethe.Errorf(lethe.ENOTFOUND, "the subject has no data key")
+	}
+	if err != nil {
+		return k, translate("read subject key", err)
+	}
+	return k, nil
+}
+
 // SubjectKeyGet returns one generation of the subject's key (ENOTFOUND if
 // it never existed; a shredded key has Wrapped nil and ShreddedAt set).
 func (s *Store) SubjectKeyGet(ctx context.Context, ref lethe.SubjectRef, generation uint32) (lethe.SubjectKey, error) {

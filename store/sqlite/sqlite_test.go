@@ -196,7 +196,7 @@ func TestCloseWithWritesInFlight(t *testing.T) {
 
 func TestRawInsertBaseline(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "lethe.db"))
-	d, err := s.RawInsertBaseline(context.Background(), 10)
+	d, err := s.RawInsertBaseline(context.Background(), 10, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func consentAppendOne(b *testing.B, s *sqlite.Store, ref lethe.SubjectRef, i int
 	sum := sha256.Sum256(evidence)
 	rec := lethe.AuditRecord{Actor: "bench", Action: "consent.granted", SubjectRef: ref, Object: id.String(), PayloadHash: sum[:],
 		Details: map[string]string{"purpose": e.Purpose, "policy_version": e.PolicyVersion}}
-	if _, err := s.ConsentAppend(context.Background(), []lethe.ConsentEvent{e}, []lethe.AuditRecord{rec}); err != nil {
+	if _, err := s.ConsentAppend(context.Background(), []lethe.ConsentEvent{e}, []lethe.AuditRecord{rec}, nil); err != nil {
 		b.Error(err)
 	}
 }
@@ -251,7 +251,7 @@ func consentAppendOne(b *testing.B, s *sqlite.Store, ref lethe.SubjectRef, i int
 func BenchmarkRawInsert(b *testing.B) {
 	s := open(b, filepath.Join(b.TempDir(), "lethe.db"))
 	b.ResetTimer()
-	d, err := s.RawInsertBaseline(context.Background(), b.N)
+	d, err := s.RawInsertBaseline(context.Background(), b.N, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -60,6 +60,9 @@ func Run(t *testing.T, h Harness) {
 		{"SubjectKeyCreate", testSubjectKeyCreate},
 		{"SubjectKeyConcurrentCreate", testSubjectKeyConcurrentCreate},
 		{"SubjectKeyShred", testSubjectKeyShred},
+		{"SubjectKeyLatest", testSubjectKeyLatest},
+		{"ConsentAppendNewKey", testConsentAppendNewKey},
+		{"ConsentAppendNewKeyRace", testConsentAppendNewKeyRace},
 		{"APIKeys", testAPIKeys},
 		{"AppendOnly", testAppendOnly},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -117,7 +120,7 @@ func records(evs ...lethe.ConsentEvent) []lethe.AuditRecord {
 
 func appendConsent(t *testing.T, s lethe.Store, evs ...lethe.ConsentEvent) []lethe.AuditEntry {
 	t.Helper()
-	entries, err := s.ConsentAppend(context.Background(), evs, records(evs...))
+	entries, err := s.ConsentAppend(context.Background(), evs, records(evs...), nil)
 	if err != nil {
 		t.Fatalf("ConsentAppend: %v", err)
 	}
@@ -325,7 +328,7 @@ func testConsentBatchAtomic(t *testing.T, h Harness) {
 	fresh := event(t, ref, "analytics", true, base.Add(time.Minute))
 	dup := event(t, ref, "ads", true, base.Add(time.Minute))
 	dup.ID = existing.ID // collides with a stored event
-	_, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{fresh, dup}, records(fresh, dup))
+	_, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{fresh, dup}, records(fresh, dup), nil)
 	wantCode(t, err, lethe.ECONFLICT)
 
 	if _, err := s.ConsentEventGet(ctx, fresh.ID); lethe.ErrorCode(err) != lethe.ENOTFOUND {
@@ -361,7 +364,7 @@ func testConsentInvalid(t *testing.T, h Harness) {
 		e    lethe.ConsentEvent
 	}{{"zero subject", noRef}, {"no purpose", noPurpose}, {"no id", noID}} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := s.ConsentAppend(context.Background(), []lethe.ConsentEvent{ok, c.e}, nil)
+			_, err := s.ConsentAppend(context.Background(), []lethe.ConsentEvent{ok, c.e}, nil, nil)
 			wantCode(t, err, lethe.EINVALID)
 		})
 	}
@@ -808,6 +811,187 @@ func testSubjectKeyShred(t *testing.T, h Harness) {
 	}
 }
 
+func testSubjectKeyLatest(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	ref := subject("latest")
+	_, err := s.SubjectKeyLatest(ctx, ref)
+	wantCode(t, err, lethe.ENOTFOUND)
+	if _, err := s.SubjectKeyCreate(ctx, lethe.SubjectKey{SubjectRef: ref, Wrapped: []byte("material-1"), CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.SubjectKeyLatest(ctx, ref)
+	if err != nil || k.Generation != 1 || string(k.Wrapped) != "material-1" || k.ShreddedAt != nil {
+		t.Fatalf("latest key = %+v, %v; want active generation 1", k, err)
+	}
+	if _, err := s.SubjectKeyShred(ctx, ref, base.Add(time.Minute), lethe.AuditRecord{Actor: "system", Action: "subject.key_shredded", SubjectRef: ref}); err != nil {
+		t.Fatal(err)
+	}
+	k, err = s.SubjectKeyLatest(ctx, ref)
+	if err != nil || k.Generation != 1 || k.Wrapped != nil || k.ShreddedAt == nil {
+		t.Fatalf("latest key after shred = %+v, %v; want generation 1, shredded", k, err)
+	}
+	if _, err := s.SubjectKeyCreate(ctx, lethe.SubjectKey{SubjectRef: ref, Wrapped: []byte("material-2")}); err != nil {
+		t.Fatal(err)
+	}
+	k, err = s.SubjectKeyLatest(ctx, ref)
+	if err != nil || k.Generation != 2 || string(k.Wrapped) != "material-2" {
+		t.Fatalf("latest key after re-create = %+v, %v; want active generation 2", k, err)
+	}
+	if _, err := s.SubjectKeyLatest(ctx, subject("someone else")); lethe.ErrorCode(err) != lethe.ENOTFOUND {
+		t.Fatalf("latest key of a subject without keys: %v, want ENOTFOUND", err)
+	}
+}
+
+// testConsentAppendNewKey: a new subject's key is stored with its first
+// events, in the same transaction, and an append whose key cannot be
+// stored writes nothing at all.
+func testConsentAppendNewKey(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	db := h.DB(t, s)
+	ref := subject("newcomer")
+	newKey := func(gen uint32, material string) *lethe.SubjectKey {
+		return &lethe.SubjectKey{SubjectRef: ref, Generation: gen, Wrapped: []byte(material), CreatedAt: base}
+	}
+	e1 := event(t, ref, "marketing", true, base)
+	entries, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e1}, records(e1), newKey(1, "material-1"))
+	if err != nil {
+		t.Fatalf("ConsentAppend with a new key: %v", err)
+	}
+	if len(entries) != 1 || entries[0].Object != e1.ID.String() {
+		t.Fatalf("entries = %+v, want the event's audit entry", entries)
+	}
+	want := lethe.SubjectKey{SubjectRef: ref, Generation: 1, Wrapped: []byte("material-1"), CreatedAt: base}
+	k, err := s.SubjectKeyActive(ctx, ref)
+	if err != nil {
+		t.Fatalf("active key after the append: %v", err)
+	}
+	if diff := cmp.Diff(want, k); diff != "" {
+		t.Fatalf("stored key (-want +got):\n%s", diff)
+	}
+
+	// Refused, with nothing written: the subject has an active key, the
+	// generation exists, or the generation is not the next one.
+	nothingWritten := func(name string, evs []lethe.ConsentEvent, key *lethe.SubjectKey, code lethe.Code) {
+		t.Helper()
+		events, states, keys := count(t, db, "SELECT count(*) FROM consent_events"), count(t, db, "SELECT count(*) FROM consent_state"), count(t, db, "SELECT count(*) FROM subject_keys")
+		size := head(t, s).Size
+		_, err := s.ConsentAppend(ctx, evs, records(evs...), key)
+		if lethe.ErrorCode(err) != code {
+			t.Fatalf("%s: ConsentAppend = %v, want %s", name, err, code)
+		}
+		if n := count(t, db, "SELECT count(*) FROM consent_events"); n != events {
+			t.Fatalf("%s: %d events stored, want %d", name, n, events)
+		}
+		if n := count(t, db, "SELECT count(*) FROM consent_state"); n != states {
+			t.Fatalf("%s: %d states stored, want %d", name, n, states)
+		}
+		if n := count(t, db, "SELECT count(*) FROM subject_keys"); n != keys {
+			t.Fatalf("%s: %d keys stored, want %d", name, n, keys)
+		}
+		if got := head(t, s).Size; got != size {
+			t.Fatalf("%s: audit grew from %d to %d", name, size, got)
+		}
+	}
+	e2 := event(t, ref, "analytics", true, base.Add(time.Second))
+	nothingWritten("active key exists", []lethe.ConsentEvent{e2}, newKey(2, "material-2"), lethe.ECONFLICT)
+	nothingWritten("generation exists", []lethe.ConsentEvent{e2}, newKey(1, "material-x"), lethe.ECONFLICT)
+	nothingWritten("other subject's events", []lethe.ConsentEvent{event(t, subject("other"), "p", true, base)}, newKey(2, "m"), lethe.EINVALID)
+	nothingWritten("no material", []lethe.ConsentEvent{e2}, newKey(2, ""), lethe.EINVALID)
+	nothingWritten("no generation", []lethe.ConsentEvent{e2}, newKey(0, "m"), lethe.EINVALID)
+
+	if _, err := s.SubjectKeyShred(ctx, ref, base.Add(time.Minute), lethe.AuditRecord{Actor: "system", Action: "subject.key_shredded", SubjectRef: ref}); err != nil {
+		t.Fatal(err)
+	}
+	nothingWritten("skips a generation", []lethe.ConsentEvent{e2}, newKey(3, "material-3"), lethe.ECONFLICT)
+	nothingWritten("shredded generation", []lethe.ConsentEvent{e2}, newKey(1, "material-x"), lethe.ECONFLICT)
+	if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e2}, records(e2), newKey(2, "material-2")); err != nil {
+		t.Fatalf("ConsentAppend with the next generation after a shred: %v", err)
+	}
+	k, err = s.SubjectKeyActive(ctx, ref)
+	if err != nil || k.Generation != 2 || string(k.Wrapped) != "material-2" {
+		t.Fatalf("active key = %+v, %v; want generation 2", k, err)
+	}
+	hist, err := s.ConsentHistory(ctx, ref, "")
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history = %d events, %v; want 2", len(hist), err)
+	}
+	entries = allEntries(t, s)
+	checkChain(t, entries)
+	checkTree(t, s, entries, len(entries))
+}
+
+// testConsentAppendNewKeyRace: concurrent first appends for one subject,
+// on two stores over the same database and among appends of other
+// subjects, each with a key of its own. One key wins; the appends that
+// lost write nothing, and the others are not disturbed.
+func testConsentAppendNewKeyRace(t *testing.T, h Harness) {
+	s := h.New(t)
+	other := h.Reopen(t, s)
+	ctx := context.Background()
+	ref := subject("contested")
+	const n = 12
+	errs := make([]error, n)
+	fillerErrs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		st := s
+		if i%2 == 1 {
+			st = other
+		}
+		go func() {
+			defer wg.Done()
+			e := event(t, ref, "p", true, base)
+			key := &lethe.SubjectKey{SubjectRef: ref, Generation: 1, Wrapped: []byte(fmt.Sprint("material-", i))}
+			_, errs[i] = st.ConsentAppend(ctx, []lethe.ConsentEvent{e}, records(e), key)
+		}()
+		go func() {
+			defer wg.Done()
+			e := event(t, subject(fmt.Sprint("bystander-", i)), "p", true, base)
+			_, fillerErrs[i] = st.ConsentAppend(ctx, []lethe.ConsentEvent{e}, records(e), nil)
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("appends %d and %d both stored a first key", won, i)
+		case err == nil:
+			won = i
+		case lethe.ErrorCode(err) != lethe.ECONFLICT:
+			t.Fatalf("append %d: %v, want nil or ECONFLICT", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no append stored its key")
+	}
+	for i, err := range fillerErrs {
+		if err != nil {
+			t.Fatalf("bystander append %d: %v", i, err)
+		}
+	}
+	k, err := s.SubjectKeyActive(ctx, ref)
+	if err != nil || string(k.Wrapped) != fmt.Sprint("material-", won) {
+		t.Fatalf("active key = %q, %v; want the winner's material-%d", k.Wrapped, err, won)
+	}
+	db := h.DB(t, s)
+	if c := count(t, db, "SELECT count(*) FROM subject_keys"); c != 1 {
+		t.Fatalf("%d keys stored, want 1", c)
+	}
+	if c := count(t, db, "SELECT count(*) FROM consent_events"); c != n+1 {
+		t.Fatalf("%d events stored, want %d (the winner's and the bystanders')", c, n+1)
+	}
+	entries := allEntries(t, s)
+	if len(entries) != n+1 {
+		t.Fatalf("%d audit entries, want %d", len(entries), n+1)
+	}
+	checkChain(t, entries)
+	checkTree(t, s, entries, len(entries))
+}
+
 // ---- API keys --------------------------------------------------------------
 
 func testAPIKeys(t *testing.T, h Harness) {
@@ -944,7 +1128,7 @@ func testConcurrentWriters(t *testing.T, h Harness) {
 				e := lethe.ConsentEvent{ID: id, SubjectRef: ref, Purpose: fmt.Sprint("p", i%3), Granted: i%2 == 0,
 					PolicyVersion: "v1", Mechanism: "bench", Jurisdiction: lethe.GDPR, Source: "test",
 					RecordedAt: base.Add(time.Duration(i) * time.Microsecond)}
-				if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, records(e)); err != nil {
+				if _, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, records(e), nil); err != nil {
 					errs <- fmt.Errorf("writer %d event %d: %w", w, i, err)
 					return
 				}
@@ -1029,7 +1213,7 @@ func testConcurrentConflicts(t *testing.T, h Harness) {
 					dup.Purpose = fmt.Sprint("never-", w, "-", i)
 					evs = append(evs, dup)
 				}
-				_, err := s.ConsentAppend(ctx, evs, records(evs...))
+				_, err := s.ConsentAppend(ctx, evs, records(evs...), nil)
 				mu.Lock()
 				switch {
 				case fail && lethe.ErrorCode(err) == lethe.ECONFLICT:
