@@ -35,7 +35,7 @@ func benchConfig() *lethe.Config {
 
 func newBenchCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Reproducible benchmarks, reported as ratios against baselines measured in the same run"}
-	var n, checks, subjects, conns int
+	var n, writers, checks, subjects, conns int
 	var dur time.Duration
 	consentCmd := &cobra.Command{
 		Use:   "consent",
@@ -46,11 +46,12 @@ func newBenchCmd(g *globals) *cobra.Command {
 			"database given (its tables get benchmark rows: give a scratch database).",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, n, checks, subjects, conns, dur)
+			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, n, writers, checks, subjects, conns, dur)
 		},
 	}
 	f := consentCmd.Flags()
 	f.IntVar(&n, "appends", 3000, "events appended per ledger measurement (new subjects, returning subjects), and rows per raw baseline run")
+	f.IntVar(&writers, "writers", 8, "concurrent appenders in the second append measurement (as a server's request goroutines); the raw baseline runs with as many")
 	f.IntVar(&checks, "checks", 1_000_000, "in-process checks")
 	f.IntVar(&subjects, "subjects", 1000, "distinct subjects checked")
 	f.IntVar(&conns, "connections", 2*runtime.GOMAXPROCS(0), "concurrent HTTP connections")
@@ -60,10 +61,42 @@ func newBenchCmd(g *globals) *cobra.Command {
 }
 
 type rawBaseline interface {
-	RawInsertBaseline(ctx context.Context, n int) (time.Duration, error)
+	RawInsertBaseline(ctx context.Context, n, writers int) (time.Duration, error)
 }
 
-func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, checks, subjects, conns int, dur time.Duration) error {
+// concurrently runs fn(0) to fn(n-1) from the given number of goroutines
+// and returns how long they took together, or the first error.
+func concurrently(n, writers int, fn func(i int) error) (time.Duration, error) {
+	var (
+		next     atomic.Int64
+		firstErr atomic.Value
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || firstErr.Load() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, writers, checks, subjects, conns int, dur time.Duration) error {
 	dir, err := os.MkdirTemp("", "lethe-bench-")
 	if err != nil {
 		return err
@@ -85,9 +118,11 @@ func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, check
 	}
 	fmt.Fprintf(w, "# lethe bench consent (%s, GOMAXPROCS=%d, %s)\n\n", engine, runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
 
-	// 1. Append vs raw insert. A new subject costs a data key (a second
-	// write); a returning subject's key is cached. Raw and ledger runs
+	// 1. Append vs raw insert, first from one writer, then from several
+	// (as a server's request goroutines append). A new subject costs a
+	// data key; a returning subject's key is cached. Raw and ledger runs
 	// alternate so that drift (disk caches, a neighbour's load) hits both.
+	var seq atomic.Int64
 	record := func(subject string) error {
 		_, err := a.Consent.Record(ctx, consent.RecordParams{
 			SubjectID: subject, PolicyVersion: "2026-03", Mechanism: "signup_form_v3", Source: "bench",
@@ -102,32 +137,41 @@ func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, check
 		}
 	}
 	n = max(n, 2)
-	var rawTime, newTime, returningTime time.Duration
-	for round := range 2 {
-		d, err := raw.RawInsertBaseline(ctx, n)
-		if err != nil {
-			return err
+	type appendRow struct {
+		writers               int
+		raw, fresh, returning float64 // events per second
+	}
+	var rows []appendRow
+	for _, nw := range []int{1, max(writers, 1)} {
+		if nw == 1 && len(rows) > 0 {
+			break
 		}
-		rawTime += d
-		start := time.Now()
-		for i := range n {
-			subject := fmt.Sprintf("new-%d-%d", round, i)
-			if round == 1 {
-				subject = fmt.Sprintf("returning-%d", i%100)
-			}
-			if err := record(subject); err != nil {
+		row := appendRow{writers: nw}
+		var rawTime time.Duration
+		for _, returning := range []bool{false, true} {
+			d, err := raw.RawInsertBaseline(ctx, n, nw)
+			if err != nil {
 				return err
 			}
+			rawTime += d
+			d, err = concurrently(n, nw, func(i int) error {
+				if returning {
+					return record(fmt.Sprintf("returning-%d", i%100))
+				}
+				return record(fmt.Sprintf("new-%d", seq.Add(1)))
+			})
+			if err != nil {
+				return err
+			}
+			if returning {
+				row.returning = float64(n) / d.Seconds()
+			} else {
+				row.fresh = float64(n) / d.Seconds()
+			}
 		}
-		if round == 0 {
-			newTime = time.Since(start)
-		} else {
-			returningTime = time.Since(start)
-		}
+		row.raw = float64(2*n) / rawTime.Seconds()
+		rows = append(rows, row)
 	}
-	rawRate := float64(2*n) / rawTime.Seconds()
-	newRate := float64(n) / newTime.Seconds()
-	returningRate := float64(n) / returningTime.Seconds()
 
 	// 2. In-process check, warm cache, many subjects.
 	for i := range subjects {
@@ -174,8 +218,14 @@ func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, check
 
 	fmt.Fprintln(w, "| measurement | Lethe | baseline | ratio | goal |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
-	fmt.Fprintf(w, "| append, new subject (events/s, 1 writer) vs raw INSERT | %.0f | %.0f | %.2f | >= 0.5 |\n", newRate, rawRate, newRate/rawRate)
-	fmt.Fprintf(w, "| append, returning subject (events/s, 1 writer) vs raw INSERT | %.0f | %.0f | %.2f | >= 0.5 |\n", returningRate, rawRate, returningRate/rawRate)
+	for _, r := range rows {
+		who := "1 writer"
+		if r.writers > 1 {
+			who = fmt.Sprintf("%d writers", r.writers)
+		}
+		fmt.Fprintf(w, "| append, new subject (events/s, %s) vs raw INSERT | %.0f | %.0f | %.2f | >= 0.5 |\n", who, r.fresh, r.raw, r.fresh/r.raw)
+		fmt.Fprintf(w, "| append, returning subject (events/s, %s) vs raw INSERT | %.0f | %.0f | %.2f | >= 0.5 |\n", who, r.returning, r.raw, r.returning/r.raw)
+	}
 	fmt.Fprintf(w, "| in-process check (ns/op, warm, %d subjects) | %.0f | - | - | < 2000 |\n", subjects, checkNs)
 	fmt.Fprintf(w, "| HTTP check (req/s, %d conns) vs bare net/http | %.0f | %.0f | %.2f | >= 0.5 |\n", conns, apiRate, bareRate, apiRate/bareRate)
 	return nil
