@@ -318,6 +318,24 @@ func testColumnsDistinct(t *testing.T, h Harness) {
 	if !slices.Equal(got, []string{"1", "2"}) {
 		t.Fatalf("distinct over batches: %v, want [1 2]", got)
 	}
+	if !h.Capabilities.References {
+		return
+	}
+	// One column over several statements: alice's three orders fall in
+	// different batches, and her user_id is still returned once.
+	orderIDs := make([]any, 2500)
+	for i := range orderIDs {
+		orderIDs[i] = int64(900000 + i)
+	}
+	orderIDs[0], orderIDs[1500], orderIDs[2400] = int64(100), int64(101), int64(102)
+	got = nil
+	err = fx.Connector.Find(ctx, lethe.FindParams{Collection: fx.Orders, Matches: []lethe.Match{match("id", orderIDs...)}, Columns: []string{"user_id"}, Distinct: true}, func(r lethe.Row) error {
+		got = append(got, str(r.Values[0]))
+		return nil
+	})
+	if err != nil || !slices.Equal(got, []string{"1"}) {
+		t.Fatalf("distinct user_id of three orders in three batches: %v, %v; want [1]", got, err)
+	}
 }
 
 func testLargeBatches(t *testing.T, h Harness) {

@@ -59,6 +59,7 @@ func Open(ctx context.Context, ds *lethe.Datastore) (*Connector, error) {
 		}
 		return nil, sqlconn.Unavailable(ds.Name, "MySQL", connectCause(err), err)
 	}
+	sqlconn.Pool(db)
 	return &Connector{e: sqlconn.New(db, dialect{}, timeout)}, nil
 }
 

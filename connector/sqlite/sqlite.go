@@ -86,6 +86,7 @@ func Open(ctx context.Context, ds *lethe.Datastore) (*Connector, error) {
 		}
 		return nil, sqlconn.Unavailable(ds.Name, "SQLite", openCause(err), err)
 	}
+	sqlconn.Pool(db)
 	return &Connector{e: sqlconn.New(db, dialect{}, timeout)}, nil
 }
 

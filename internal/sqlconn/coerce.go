@@ -153,11 +153,16 @@ func coerce(kind lethe.ColumnKind, v any) (any, bool) {
 		default:
 			return nil, false
 		}
-		if _, err := netip.ParseAddr(s); err == nil {
-			return s, true
+		// Canonical text, so that equal addresses written differently
+		// ("::0:1", "10.0.0.1/32") are one value.
+		if a, err := netip.ParseAddr(s); err == nil {
+			return a.String(), true
 		}
-		if _, err := netip.ParsePrefix(s); err == nil {
-			return s, true
+		if p, err := netip.ParsePrefix(s); err == nil {
+			if p.Bits() == p.Addr().BitLen() {
+				return p.Addr().String(), true
+			}
+			return p.String(), true
 		}
 		return nil, false
 	default: // json, other: compared and written as text

@@ -62,6 +62,8 @@ func TestCoerce(t *testing.T) {
 		{"uuid from junk", lethe.KindUUID, "' OR 1=1", nil, false},
 		{"inet address", lethe.KindInet, "192.0.2.1", "192.0.2.1", true},
 		{"inet prefix", lethe.KindInet, "192.0.2.0/24", "192.0.2.0/24", true},
+		{"inet host prefix", lethe.KindInet, "192.0.2.1/32", "192.0.2.1", true},
+		{"inet canonical v6", lethe.KindInet, "2001:DB8:0:0::1", "2001:db8::1", true},
 		{"inet junk", lethe.KindInet, "192.0.2.1; --", nil, false},
 		{"bytes from text", lethe.KindBytes, "ab", []byte("ab"), true},
 		{"json as text", lethe.KindJSON, "{\"a\":1}", "{\"a\":1}", true},

@@ -216,10 +216,11 @@ func (e *Engine) where(b *strings.Builder, chunk []cond, p *Params) {
 
 // Find streams the rows any match selects, each once. When every value fits
 // one statement (at most lethe.MaxBatch values in all), the matches are
-// ORed in that statement and the database returns each row once; when
-// they need several statements over more than one column, rows already
-// passed to fn are skipped by primary key (by value for Distinct), which
-// keeps a set of those keys for the length of the call.
+// ORed in that statement and the database returns each row once (measured
+// faster than a UNION of one SELECT per match on all three databases);
+// when they need several statements over more than one column, rows
+// already passed to fn are skipped by primary key (by value for
+// Distinct), which keeps a set of those keys for the length of the call.
 func (e *Engine) Find(ctx context.Context, p lethe.FindParams, fn func(lethe.Row) error) error {
 	c := p.Collection
 	if c == nil {
@@ -254,8 +255,9 @@ func (e *Engine) Find(ctx context.Context, p lethe.FindParams, fn func(lethe.Row
 
 	// Rows can repeat across statements only when they match through
 	// different columns: one column's values are distinct, so its batches
-	// select disjoint rows.
-	dedupe := len(chunks) > 1 && len(conds) > 1
+	// select disjoint rows. Distinct combinations can repeat across any
+	// two statements.
+	dedupe := len(chunks) > 1 && (len(conds) > 1 || p.Distinct)
 	scan := sel
 	var keyIdx []int
 	if dedupe {

@@ -46,11 +46,16 @@ type maskedColumn struct {
 // the page with one bulk UPDATE. Each row is masked once per step, however
 // many matches select it.
 //
+// A NULL stays NULL under every mask, constant ones included, as
+// lethe.Mask's Apply(nil) returns nil: there is nothing to hide.
+//
 // Rows counts the rows the step changed: rows deleted, or rows at least
 // one of whose masked columns took a new value. Running the same Erase
 // again therefore counts zero for deleted rows, and zero for anonymised
 // rows whose masks give back what is already stored (a row whose masked
-// columns are all null, or hold values the mask leaves as they are).
+// columns are all null, or a mask that leaves its own outputs as they
+// are). A mask that rewrites its own output (hmac of an hmac) changes,
+// and counts, the rows again when a match still selects them.
 func (e *Engine) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe.EraseStepResult, error) {
 	plans := make([]*erasePlan, len(steps))
 	work := false
