@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -102,5 +103,43 @@ func TestOpenUnavailable(t *testing.T) {
 	ds.DSN = "postgres://u:s3cr3t-pa55@[::1"
 	if _, err := Open(context.Background(), ds); lethe.ErrorCode(err) != lethe.EINVALID || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("open with a malformed DSN: %v, want EINVALID without the DSN", err)
+	}
+}
+
+// TestStatementTimeout checks that a statement blocked by another
+// transaction's lock gives up after the datastore's timeout with
+// EUNAVAILABLE, and changes nothing.
+func TestStatementTimeout(t *testing.T) {
+	ds, db := fresh(t)
+	s := store(db)
+	s.Load(t, connectortest.Dataset{Users: []connectortest.User{{ID: 1, Email: "a@example.com", CreatedAt: time.Now()}}})
+	ds.Timeout = lethe.Duration{Clock: 300 * time.Millisecond}
+	c, err := Open(context.Background(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("UPDATE users SET name = 'locked' WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	users, _, _ := connectortest.SQLCollections(ds.Name)
+	start := time.Now()
+	_, err = c.Erase(context.Background(), []lethe.EraseStep{{Collection: users, Matches: []lethe.Match{{Column: "id", Values: []any{"1"}}}, Action: lethe.EraseDelete}})
+	if lethe.ErrorCode(err) != lethe.EUNAVAILABLE {
+		t.Errorf("erase of a locked row: %v, want EUNAVAILABLE", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("erase gave up after %v, long past the 300ms timeout", waited)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Raw(t, "users")); n != 1 {
+		t.Errorf("%d users after the timed-out erase, want 1", n)
 	}
 }

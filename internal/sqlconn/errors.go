@@ -34,14 +34,14 @@ func (e *Engine) fail(ctx context.Context, op string, c *lethe.Collection, err e
 		where = "collection " + collName(c) + ": " + op
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: fmt.Sprintf("%s: %s did not answer within %s", where, e.d.Name(), e.timeout), Err: hidden{"timeout", err}}
+		return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: fmt.Sprintf("%s: %s did not answer within %s", where, e.d.Name(), e.timeout), Err: hidden{"statement timeout", err}}
 	}
 	d, ok := e.d.Classify(err)
 	if !ok {
 		if cause := ConnectCause(err); cause != "" {
-			return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: fmt.Sprintf("%s: the connection to %s failed (%s)", where, e.d.Name(), cause), Err: hidden{cause, err}}
+			return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: fmt.Sprintf("%s: the connection to %s failed", where, e.d.Name()), Err: hidden{cause, err}}
 		}
-		return &lethe.Error{Code: lethe.EINTERNAL, Message: fmt.Sprintf("%s: %s client error (%T)", where, e.d.Name(), err), Err: hidden{"client", err}}
+		return &lethe.Error{Code: lethe.EINTERNAL, Message: fmt.Sprintf("%s: %s client error", where, e.d.Name()), Err: hidden{fmt.Sprintf("%T", err), err}}
 	}
 	h := hidden{d.Code, err}
 	name := d.Name
@@ -71,7 +71,7 @@ func (e *Engine) fail(ctx context.Context, op string, c *lethe.Collection, err e
 	case ErrConstraint:
 		return &lethe.Error{Code: lethe.ECONFLICT, Message: fmt.Sprintf("%s: constraint %s refused the change; erase the rows that depend on these first (declare the reference in the data map)", where, orSome(name, "of the table")), Err: h}
 	}
-	return &lethe.Error{Code: lethe.EINTERNAL, Message: fmt.Sprintf("%s: %s error %s", where, e.d.Name(), d.Code), Err: h}
+	return &lethe.Error{Code: lethe.EINTERNAL, Message: fmt.Sprintf("%s: %s failed", where, e.d.Name()), Err: h}
 }
 
 func orSome(name, some string) string {
@@ -82,13 +82,14 @@ func orSome(name, some string) string {
 }
 
 // hidden stands in for a driver error whose text may quote personal
-// values: it prints only a code, and unwraps to the original.
+// values (or, connecting, the user and host): it prints only a code or a
+// cause, and unwraps to the original.
 type hidden struct {
 	code string
 	err  error
 }
 
-func (h hidden) Error() string { return "driver error " + h.code }
+func (h hidden) Error() string { return h.code }
 func (h hidden) Unwrap() error { return h.err }
 
 // ConnectCause names why a connection failed, from the network errors in
@@ -126,7 +127,7 @@ func ConnectCause(err error) string {
 func Unavailable(datastore, database, cause string, err error) *lethe.Error {
 	return &lethe.Error{
 		Code:    lethe.EUNAVAILABLE,
-		Message: fmt.Sprintf("datastore %s: %s cannot be reached (%s)", datastore, database, cause),
+		Message: fmt.Sprintf("datastore %s: %s cannot be reached", datastore, database),
 		Err:     hidden{cause, err},
 	}
 }
