@@ -3,6 +3,8 @@ package dsr
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -128,8 +130,8 @@ type exportPart struct {
 	n       *node
 	columns []string
 	rows    int64
-	json    string // file holding the JSON array elements, comma-separated
-	csv     string
+	json    *spill // the JSON array elements, comma-separated
+	csv     *spill
 	preview [][]string
 }
 
@@ -157,17 +159,16 @@ func (e *Engine) exportParts(ctx context.Context, p AccessParams, keys *resoluti
 		go func() {
 			defer wg.Done()
 			conn, err := e.connectors.Connector(ctx, ds)
-			for _, n := range nodes {
-				if err != nil {
-					break
-				}
-				var part *exportPart
-				part, err = e.exportCollection(ctx, conn, p, keys.matchesOf(n), n, dir, portable)
-				if err == nil && part != nil {
-					mu.Lock()
-					parts = append(parts, part)
-					mu.Unlock()
-				}
+			if err == nil {
+				err = eachConcurrently(nodes, func(n *node) error {
+					part, err := e.exportCollection(ctx, conn, p, keys.matchesOf(n), n, dir, portable)
+					if err == nil && part != nil {
+						mu.Lock()
+						parts = append(parts, part)
+						mu.Unlock()
+					}
+					return err
+				})
 			}
 			if err != nil {
 				mu.Lock()
@@ -177,6 +178,20 @@ func (e *Engine) exportParts(ctx context.Context, p AccessParams, keys *resoluti
 		}()
 	}
 	wg.Wait()
+	if len(failed) > 0 { // a failed datastore's parts are not exported
+		bad := map[string]bool{}
+		for _, f := range failed {
+			bad[f.Datastore] = true
+		}
+		parts = slices.DeleteFunc(parts, func(p *exportPart) bool {
+			if bad[p.n.c.Datastore] {
+				p.json.release()
+				p.csv.release()
+				return true
+			}
+			return false
+		})
+	}
 	slices.SortFunc(parts, func(a, b *exportPart) int { return cmpString(a.n.path, b.n.path) })
 	slices.SortFunc(failed, func(a, b Failure) int { return cmpString(a.Datastore, b.Datastore) })
 	return parts, failed
@@ -194,22 +209,12 @@ func (e *Engine) exportCollection(ctx context.Context, conn lethe.Connector, p A
 			return nil, nil
 		}
 	}
-	part := &exportPart{n: n, json: fmt.Sprintf("%s/%s.json", dir, n.path), csv: fmt.Sprintf("%s/%s.csv", dir, n.path)}
-	jf, err := os.Create(part.json)
-	if err != nil {
-		return nil, fmt.Errorf("create export part: %w", err)
-	}
-	defer jf.Close()
-	cf, err := os.Create(part.csv)
-	if err != nil {
-		return nil, fmt.Errorf("create export part: %w", err)
-	}
-	defer cf.Close()
-	jw := bufio.NewWriterSize(jf, 64<<10)
-	cw := csv.NewWriter(bufio.NewWriterSize(cf, 64<<10))
+	part := &exportPart{n: n, json: &spill{dir: dir}, csv: &spill{dir: dir}}
+	jw := bufio.NewWriterSize(part.json, 32<<10)
+	cw := csv.NewWriter(bufio.NewWriterSize(part.csv, 32<<10))
 	var obj []byte
 	rec := []string{}
-	err = conn.Find(ctx, lethe.FindParams{Collection: n.c, Matches: matches, Columns: columns, RequestID: p.RequestID}, func(row lethe.Row) error {
+	err := conn.Find(ctx, lethe.FindParams{Collection: n.c, Matches: matches, Columns: columns, RequestID: p.RequestID}, func(row lethe.Row) error {
 		if part.columns == nil {
 			part.columns = slices.Clone(row.Columns)
 			if err := cw.Write(part.columns); err != nil {
@@ -252,6 +257,8 @@ func (e *Engine) exportCollection(ctx context.Context, conn lethe.Connector, p A
 		return nil
 	})
 	if err != nil {
+		part.json.release()
+		part.csv.release()
 		return nil, err
 	}
 	if err := jw.Flush(); err != nil {
@@ -262,6 +269,8 @@ func (e *Engine) exportCollection(ctx context.Context, conn lethe.Connector, p A
 		return nil, fmt.Errorf("write export part: %w", err)
 	}
 	if part.rows == 0 {
+		part.json.release()
+		part.csv.release()
 		return nil, nil
 	}
 	return part, nil
@@ -303,14 +312,29 @@ func csvValue(v any) string {
 // writePackage assembles the ZIP from the parts and the config.
 func (e *Engine) writePackage(ctx context.Context, w io.Writer, p AccessParams, parts []*exportPart, failed []Failure, start time.Time) error {
 	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zip.Deflate, fastDeflate)
 	now := e.clock.Now().UTC()
-	header := func(name string) (io.Writer, error) {
-		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now})
+	// Entries known to be small are stored: compressing a few hundred
+	// bytes costs more time than it saves space.
+	header := func(name string, size int) (io.Writer, error) {
+		method := zip.Deflate
+		if size < storeBelow {
+			method = zip.Store
+		}
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: method, Modified: now})
+	}
+	indented := func(v any) []byte {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		return append(b, '\n')
 	}
 
 	// data.json: written by hand around the part files so that rows are
 	// copied, never decoded again.
-	dw, err := header("data.json")
+	total := 0
+	for _, part := range parts {
+		total += part.json.size()
+	}
+	dw, err := header("data.json", total+1024)
 	if err != nil {
 		return fmt.Errorf("write export: %w", err)
 	}
@@ -344,7 +368,7 @@ func (e *Engine) writePackage(ctx context.Context, w io.Writer, p AccessParams, 
 		}
 		fj, _ := json.Marshal(fields)
 		fmt.Fprintf(dw, "%s:{\"categories\":%s,\"rows\":[", k, fj)
-		if err := copyFile(dw, part.json); err != nil {
+		if err := part.json.copyTo(dw); err != nil {
 			return err
 		}
 		io.WriteString(dw, "]}")
@@ -361,11 +385,11 @@ func (e *Engine) writePackage(ctx context.Context, w io.Writer, p AccessParams, 
 	}
 
 	for _, part := range parts {
-		cw, err := header("csv/" + part.n.path + ".csv")
+		cw, err := header("csv/"+part.n.path+".csv", part.csv.size())
 		if err != nil {
 			return fmt.Errorf("write export: %w", err)
 		}
-		if err := copyFile(cw, part.csv); err != nil {
+		if err := part.csv.copyTo(cw); err != nil {
 			return err
 		}
 	}
@@ -374,13 +398,12 @@ func (e *Engine) writePackage(ctx context.Context, w io.Writer, p AccessParams, 
 	}
 
 	info := e.information(parts, p.Portability)
-	iw, err := header("information.json")
+	ib := indented(info)
+	iw, err := header("information.json", len(ib))
 	if err != nil {
 		return fmt.Errorf("write export: %w", err)
 	}
-	enc := json.NewEncoder(iw)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(info); err != nil {
+	if _, err := iw.Write(ib); err != nil {
 		return fmt.Errorf("write export: %w", err)
 	}
 
@@ -390,25 +413,28 @@ func (e *Engine) writePackage(ctx context.Context, w io.Writer, p AccessParams, 
 		if err != nil {
 			return fmt.Errorf("read consent history: %w", err)
 		}
-		cw, err := header("consent.json")
+		cb := indented(consent)
+		cw, err := header("consent.json", len(cb))
 		if err != nil {
 			return fmt.Errorf("write export: %w", err)
 		}
-		enc := json.NewEncoder(cw)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(consent); err != nil {
+		if _, err := cw.Write(cb); err != nil {
 			return fmt.Errorf("write export: %w", err)
 		}
 	}
 
-	rw, err := header("report.html")
-	if err != nil {
-		return fmt.Errorf("write export: %w", err)
-	}
-	if err := e.writeReport(rw, reportData{
+	var report bytes.Buffer // previews are bounded, so the report is small
+	if err := e.writeReport(&report, reportData{
 		RequestID: p.RequestID, Kind: kind, Generated: now, Info: info, Parts: parts, Failed: failed, Consent: consent, Elapsed: now.Sub(start),
 	}); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	rw, err := header("report.html", report.Len())
+	if err != nil {
+		return fmt.Errorf("write export: %w", err)
+	}
+	if _, err := rw.Write(report.Bytes()); err != nil {
+		return fmt.Errorf("write export: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("write export: %w", err)
@@ -416,14 +442,65 @@ func (e *Engine) writePackage(ctx context.Context, w io.Writer, p AccessParams, 
 	return nil
 }
 
-func copyFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
+// storeBelow is the size under which a ZIP entry is stored uncompressed.
+const storeBelow = 16 << 10
+
+// maxCollectionsAtOnce bounds the queries one request runs at once on
+// one datastore.
+const maxCollectionsAtOnce = 4
+
+// eachConcurrently calls fn for every node, a few at a time, and returns
+// the first error.
+func eachConcurrently(nodes []*node, fn func(*node) error) error {
+	if len(nodes) == 1 {
+		return fn(nodes[0])
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, maxCollectionsAtOnce)
+	for _, n := range nodes {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(n); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// flateWriters pools BestSpeed compressors: a package is a dozen small
+// files, and a new compressor costs more than compressing them.
+var flateWriters sync.Pool
+
+// fastDeflate compresses ZIP entries at flate.BestSpeed: exports are
+// mostly small, and the time matters more than the last 10% of size.
+func fastDeflate(w io.Writer) (io.WriteCloser, error) {
+	if fw, ok := flateWriters.Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return pooledFlate{fw}, nil
+	}
+	fw, err := flate.NewWriter(w, flate.BestSpeed)
 	if err != nil {
-		return fmt.Errorf("read export part: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("write export: %w", err)
-	}
-	return nil
+	return pooledFlate{fw}, nil
+}
+
+type pooledFlate struct{ *flate.Writer }
+
+func (p pooledFlate) Close() error {
+	err := p.Writer.Close()
+	flateWriters.Put(p.Writer)
+	return err
 }

@@ -180,34 +180,41 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 		}
 	}
 	e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-		for _, ps := range steps {
-			if err := e.count(ctx, conn, p.RequestID, ps, originals); err != nil {
-				return err
+		return eachStep(steps, func(ps *planStep) error {
+			if !p.DryRun && !ps.needsCount() {
+				return nil // a plain delete counts what it deletes
 			}
-		}
-		return nil
+			return e.count(ctx, conn, p.RequestID, ps, originals)
+		})
 	})
 
+	// Erase, then verify at once, per datastore: a fast datastore does
+	// not wait for a slow one to be verified.
+	checks := &verification{skipped: map[string]bool{}}
 	if !p.DryRun {
 		e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
 			var todo []lethe.EraseStep
 			var idx []int
 			for i, ps := range steps {
-				if ps.step != nil && ps.result.Matched-ps.result.Held > 0 {
+				if ps.step != nil && (!ps.needsCount() || ps.result.Matched-ps.result.Held > 0) {
 					todo = append(todo, *ps.step)
 					idx = append(idx, i)
 				}
 			}
-			if len(todo) == 0 {
-				return nil
+			if len(todo) > 0 {
+				results, err := conn.Erase(ctx, todo)
+				if err != nil {
+					return err
+				}
+				for j, r := range results {
+					ps := steps[idx[j]]
+					ps.result.Rows = r.Rows
+					if !ps.needsCount() {
+						ps.result.Matched = r.Rows
+					}
+				}
 			}
-			results, err := conn.Erase(ctx, todo)
-			if err != nil {
-				return err
-			}
-			for j, r := range results {
-				steps[idx[j]].result.Rows = r.Rows
-			}
+			e.verifyDatastore(ctx, conn, p.RequestID, steps, originals, checks)
 			return nil
 		})
 	}
@@ -249,10 +256,7 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 		return cert, nil
 	}
 
-	v := e.verify(ctx, p.RequestID, plans, failed, originals)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	v := checks.result(failed)
 	cert.Verification = v
 	if !v.Passed && cert.Status == StatusCompleted {
 		cert.Status = StatusPartiallyCompleted
@@ -331,6 +335,24 @@ func (e *Engine) planCollection(n *node, matches []lethe.Match, now time.Time) (
 	}
 	ps.step = step
 	return ps, nil
+}
+
+// needsCount reports whether the step must read its rows before erasing:
+// to fingerprint the values anonymisation replaces, or to tell held rows
+// from the others. A plain delete learns its count from the delete.
+func (ps *planStep) needsCount() bool {
+	return ps.step == nil || len(ps.masks) > 0 || ps.cutoff != nil
+}
+
+// eachStep runs fn on the steps of one datastore, a few at a time.
+func eachStep(steps []*planStep, fn func(*planStep) error) error {
+	nodes := make([]*node, len(steps))
+	byNode := make(map[*node]*planStep, len(steps))
+	for i, ps := range steps {
+		nodes[i] = ps.n
+		byNode[ps.n] = ps
+	}
+	return eachConcurrently(nodes, func(n *node) error { return fn(byNode[n]) })
 }
 
 // count reads the plan's rows once: how many match, how many a hold
@@ -430,37 +452,53 @@ func (e *Engine) perDatastore(ctx context.Context, plans map[string][]*planStep,
 	wg.Wait()
 }
 
-// verify reads the subject's rows again with the keys resolved before
-// erasure and checks that nothing of the subject is left outside holds.
-func (e *Engine) verify(ctx context.Context, requestID string, plans map[string][]*planStep, failed map[string]error, originals *fingerprints) *Verification {
-	v := &Verification{Passed: true}
-	var mu sync.Mutex
-	verifyFailed := map[string]error{}
-	for ds := range failed {
-		verifyFailed[ds] = failed[ds]
-	}
-	e.perDatastore(ctx, plans, verifyFailed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-		for _, ps := range steps {
-			res, checked, err := e.verifyCollection(ctx, conn, requestID, ps, originals)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			v.Checked += checked
-			if res != nil {
-				v.Residual = append(v.Residual, *res)
-			}
-			mu.Unlock()
+// verification gathers what verifyDatastore found, across datastores.
+type verification struct {
+	mu       sync.Mutex
+	checked  int64
+	residual []Residual
+	skipped  map[string]bool
+}
+
+// verifyDatastore reads the subject's rows of one datastore again, with
+// the keys resolved before erasure, and checks that nothing of the
+// subject is left outside holds. A datastore that cannot be read again is
+// recorded as not verified.
+func (e *Engine) verifyDatastore(ctx context.Context, conn lethe.Connector, requestID string, steps []*planStep, originals *fingerprints, v *verification) {
+	err := eachStep(steps, func(ps *planStep) error {
+		res, checked, err := e.verifyCollection(ctx, conn, requestID, ps, originals)
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		v.checked += checked
+		if res != nil {
+			v.residual = append(v.residual, *res)
 		}
 		return nil
 	})
-	for ds := range verifyFailed {
-		v.Skipped = append(v.Skipped, ds)
+	if err != nil && len(steps) > 0 {
+		v.mu.Lock()
+		v.skipped[steps[0].n.c.Datastore] = true
+		v.mu.Unlock()
 	}
-	slices.Sort(v.Skipped)
-	slices.SortFunc(v.Residual, func(a, b Residual) int { return cmpString(a.Datastore+"."+a.Collection, b.Datastore+"."+b.Collection) })
-	v.Passed = len(v.Residual) == 0 && len(v.Skipped) == 0
-	return v
+}
+
+// result is the verification outcome; datastores whose erasure failed
+// were not verified.
+func (v *verification) result(failed map[string]error) *Verification {
+	out := &Verification{Checked: v.checked, Residual: v.residual}
+	for ds := range failed {
+		v.skipped[ds] = true
+	}
+	for ds := range v.skipped {
+		out.Skipped = append(out.Skipped, ds)
+	}
+	slices.Sort(out.Skipped)
+	slices.SortFunc(out.Residual, func(a, b Residual) int { return cmpString(a.Datastore+"."+a.Collection, b.Datastore+"."+b.Collection) })
+	out.Passed = len(out.Residual) == 0 && len(out.Skipped) == 0
+	return out
 }
 
 func (e *Engine) verifyCollection(ctx context.Context, conn lethe.Connector, requestID string, ps *planStep, originals *fingerprints) (*Residual, int64, error) {

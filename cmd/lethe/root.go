@@ -47,6 +47,8 @@ func newRootCmd() *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 
+	bench := newBenchCmd(g)
+	bench.AddCommand(newBenchDSRCmd(g))
 	root.AddCommand(
 		newServeCmd(g),
 		newConsentCmd(g),
@@ -58,7 +60,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(g),
 		newOpenAPICmd(g),
 		newVersionCmd(g),
-		newBenchCmd(g),
+		bench,
 		newDemoCmd(g),
 		newAccessCmd(g),
 		newEraseCmd(g),
