@@ -8,6 +8,7 @@ import (
 	"github.com/lethe-privacy/lethe/connector/postgres"
 	"github.com/lethe-privacy/lethe/connector/redis"
 	"github.com/lethe-privacy/lethe/connector/sqlite"
+	"github.com/lethe-privacy/lethe/connector/webhook"
 )
 
 // Builtin returns the drivers Lethe ships with. A new driver is a new
@@ -18,6 +19,7 @@ func Builtin() map[string]Opener {
 		lethe.DriverMySQL:    opener(mysql.Open),
 		lethe.DriverSQLite:   opener(sqlite.Open),
 		lethe.DriverRedis:    opener(redis.Open),
+		lethe.DriverWebhook:  opener(webhook.Open),
 	}
 }
 
