@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -9,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +31,7 @@ import (
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/config"
 	"github.com/lethe-privacy/lethe/connector"
+	"github.com/lethe-privacy/lethe/connector/webhook"
 	"github.com/lethe-privacy/lethe/dsr"
 	"github.com/lethe-privacy/lethe/internal/demo"
 	"github.com/lethe-privacy/lethe/mask"
@@ -78,6 +82,7 @@ type benchEstate struct {
 	events  *sql.DB
 	support *sql.DB
 	redis   *goredis.Client
+	mailer  *benchMailer
 	cutoff  time.Time
 }
 
@@ -105,7 +110,15 @@ func benchDSR(ctx context.Context, stdout, stderr io.Writer, o benchDSROptions) 
 	}
 	fmt.Fprintf(stderr, "seeded %d rows in %s\n", res.Rows, res.Elapsed.Round(time.Millisecond))
 
-	for k, v := range map[string]string{"SHOP_DATABASE_URL": o.postgres, "ANALYTICS_DSN": o.mysql, "SUPPORT_SQLITE_PATH": supportPath, "SESSIONS_REDIS_URL": o.redis, "MAILER_WEBHOOK_SECRET": "bench-secret-not-used-0123456789"} {
+	mailer, err := startBenchMailer()
+	if err != nil {
+		return err
+	}
+	defer mailer.close()
+	for k, v := range map[string]string{
+		"SHOP_DATABASE_URL": o.postgres, "ANALYTICS_DSN": o.mysql, "SUPPORT_SQLITE_PATH": supportPath, "SESSIONS_REDIS_URL": o.redis,
+		"MAILER_WEBHOOK_URL": mailer.url, "MAILER_WEBHOOK_SECRET": string(mailer.secret),
+	} {
 		os.Setenv(k, v)
 	}
 	cfg, _, err := config.Load(o.configPath)
@@ -124,6 +137,7 @@ func benchDSR(ctx context.Context, stdout, stderr io.Writer, o benchDSROptions) 
 	if err != nil {
 		return err
 	}
+	e.mailer = mailer
 	defer e.close()
 
 	set := connector.NewSet(cfg.Datastores, connector.Options{})
@@ -353,8 +367,21 @@ func (e *benchEstate) baselineAccess(ctx context.Context, s demo.Subject) (int64
 	}
 	uid := s.UserID
 	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	wg.Add(4)
+	errs := make([]error, 5)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		body, err := e.mailer.call(ctx, "access", s.Email)
+		if err == nil {
+			mu.Lock()
+			var w io.Writer
+			if w, err = zw.Create("mailer"); err == nil {
+				_, err = w.Write(body)
+			}
+			mu.Unlock()
+		}
+		errs[4] = err
+	}()
 	go func() {
 		defer wg.Done()
 		q := func(name, query string, args ...any) {
@@ -412,8 +439,12 @@ func (e *benchEstate) baselineAccess(ctx context.Context, s demo.Subject) (int64
 func (e *benchEstate) baselineErase(ctx context.Context, s demo.Subject) error {
 	uid := s.UserID
 	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	wg.Add(4)
+	errs := make([]error, 5)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		_, errs[4] = e.mailer.call(ctx, "erasure", s.Email)
+	}()
 	go func() {
 		defer wg.Done()
 		errs[0] = inTx(ctx, e.shop, func(tx *sql.Tx) error {
@@ -470,4 +501,82 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// benchMailer stands in for the mailing service of the multi-store data
+// map: a webhook receiver on loopback that verifies Lethe's signature and
+// answers from memory, so that the webhook datastore is measured too.
+type benchMailer struct {
+	url    string
+	secret []byte
+	srv    *http.Server
+	client *http.Client
+	mu     sync.Mutex
+	erased map[string]bool
+}
+
+func startBenchMailer() (*benchMailer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	m := &benchMailer{url: "http://" + ln.Addr().String() + "/lethe", secret: []byte("bench-mailer-secret-0123456789ab"), erased: map[string]bool{}, client: &http.Client{}}
+	m.srv = &http.Server{Handler: webhook.VerifyRequest(m.secret, http.HandlerFunc(m.serve)), ReadHeaderTimeout: 5 * time.Second}
+	go m.srv.Serve(ln)
+	return m, nil
+}
+
+func (m *benchMailer) close() { m.srv.Close() }
+
+func (m *benchMailer) serve(w http.ResponseWriter, r *http.Request) {
+	var call struct {
+		Action     string              `json:"action"`
+		Identities map[string][]string `json:"identities"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&call); err != nil {
+		http.Error(w, "bad call", http.StatusBadRequest)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	rows := []map[string]any{}
+	erased := 0
+	for _, email := range call.Identities["email"] {
+		if m.erased[email] {
+			continue
+		}
+		if call.Action == "erasure" {
+			m.erased[email] = true
+			erased++
+			continue
+		}
+		rows = append(rows, map[string]any{"email": email, "first_name": strings.Split(email, ".")[0], "opens": 12})
+	}
+	if call.Action == "erasure" {
+		json.NewEncoder(w).Encode(map[string]int{"erased": erased})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"rows": rows})
+}
+
+// call is the baseline's hand-written signed call.
+func (m *benchMailer) call(ctx context.Context, action, email string) ([]byte, error) {
+	body, _ := json.Marshal(map[string]any{"action": action, "collection": "subscribers", "identities": map[string][]string{"email": {email}}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Lethe-Signature", webhook.Sign(m.secret, body, time.Now()))
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("mailer answered %d", resp.StatusCode)
+	}
+	return out, err
 }
