@@ -20,6 +20,7 @@ type Store interface {
 	AuditStore
 	SubjectKeyStore
 	APIKeyStore
+	RequestStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.
