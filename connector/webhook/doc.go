@@ -23,7 +23,8 @@
 // type) to the values the subject is known by; values reached through a
 // reference from another collection come under the referencing column's
 // name. Every value is a JSON string, passed through as found (quotes,
-// backslashes and any Unicode intact; numbers in their decimal form).
+// backslashes and any Unicode intact; numbers in their decimal form;
+// bytes that are not UTF-8, which JSON cannot carry, become U+FFFD).
 // Lethe makes no call when it has no value to send.
 //
 // An access call is answered with status 200 and

@@ -271,16 +271,16 @@ func project(p lethe.FindParams, fn func(lethe.Row) error) func(lethe.Row) error
 	if p.Distinct {
 		seen = map[string]struct{}{}
 	}
-	var out lethe.Row
+	var values []any
 	return func(r lethe.Row) error {
-		out = r
+		out := r
 		if len(p.Columns) > 0 {
-			out.Columns = p.Columns
-			out.Values = out.Values[:0:0]
+			values = values[:0]
 			for _, c := range p.Columns {
 				v, _ := r.Get(c)
-				out.Values = append(out.Values, v)
+				values = append(values, v)
 			}
+			out = lethe.Row{Columns: p.Columns, Values: values}
 		}
 		if seen != nil {
 			id, err := json.Marshal(out.Values)
