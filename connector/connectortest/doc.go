@@ -9,6 +9,6 @@
 // collections' data-map definitions with a raw reader that sees what is
 // stored without the connector; Capabilities skips the cases a key-value
 // or service connector cannot honour. SQLStore and SQLCollections do the
-// loading and raw reading for SQL adapters; Benchmarks measures a
-// connector against hand-written SQL in the same run.
+// loading and raw reading for SQL adapters; BenchFind and BenchErase
+// measure a SQL connector against hand-written SQL in the same run.
 package connectortest

@@ -652,6 +652,17 @@ func testConstantMasks(t *testing.T, h Harness) {
 	if r := users2[fmt.Sprint(silentUser)]; r["name"] != nil {
 		t.Errorf("user %d: a NULL name became %v", silentUser, r["name"])
 	}
+	// The same on one row alone.
+	mixed.Matches = []lethe.Match{match("id", int64(6))}
+	if got := erase(t, fx, mixed); !equalInts(got, []int64{1}) {
+		t.Errorf("fixed and computed masks on user 6: rows %v, want [1]", got)
+	}
+	if r := byID(fx.Raw(t, "users"))["6"]; r["name"] != "[redacted]" || r["email"] != masked(data.user(6).Email) {
+		t.Errorf("user 6: name %v, email %v; want [redacted] and the mask's output", r["name"], r["email"])
+	}
+	if got := erase(t, fx, mixed); !equalInts(got, []int64{0}) {
+		t.Errorf("fixed and computed masks on user 6 again: rows %v, want [0]", got)
+	}
 	fixedOnly := lethe.EraseStep{Collection: fx.Users, Matches: []lethe.Match{match("id", int64(5), int64(silentUser))}, Action: lethe.EraseAnonymise, Masks: map[string]lethe.Mask{"name": constMask{"[redacted]"}}}
 	if got := erase(t, fx, fixedOnly); !equalInts(got, []int64{1}) {
 		t.Errorf("fixed mask on user 5 and user %d (NULL name): rows %v, want [1]", silentUser, got)
@@ -667,7 +678,7 @@ func testConstantMasks(t *testing.T, h Harness) {
 	for _, r := range users3 {
 		all = append(all, r)
 	}
-	if checksum(all, notUser(1, 2, 4, 5, silentUser)) != checksum(users0, notUser(1, 2, 4, 5, silentUser)) {
+	if checksum(all, notUser(1, 2, 4, 5, 6, silentUser)) != checksum(users0, notUser(1, 2, 4, 5, 6, silentUser)) {
 		t.Error("other users' rows changed")
 	}
 }

@@ -261,7 +261,8 @@ func (e *Engine) anonymiseConstant(ctx context.Context, tx *sql.Tx, pl *erasePla
 }
 
 // anonymise reads the chunk's rows a page at a time in primary key order,
-// masks them, and writes each page with one bulk UPDATE. Rows already
+// masks them, and writes each page with one bulk UPDATE (a plain one for a
+// page of one row). Rows already
 // masked by an earlier chunk of the step (seen, when there are several)
 // are skipped.
 func (e *Engine) anonymise(ctx context.Context, tx *sql.Tx, pl *erasePlan, chunk []cond, seen map[string]struct{}) (int64, error) {
@@ -382,7 +383,12 @@ func (e *Engine) anonymise(ctx context.Context, tx *sql.Tx, pl *erasePlan, chunk
 		}
 		if len(u.Rows) > 0 {
 			p := &Params{d: e.d}
-			q := e.d.BulkUpdate(u, p)
+			var q string
+			if len(u.Rows) == 1 {
+				q = e.updateOne(u, p)
+			} else {
+				q = e.d.BulkUpdate(u, p)
+			}
 			n, err := e.exec(ctx, tx, q, p.args)
 			if err != nil {
 				return 0, e.fail(ctx, "anonymise rows", pl.c, err)
@@ -413,4 +419,39 @@ func ConstChanged(col string, v any, p *Params) string {
 		return col + " IS NOT NULL"
 	}
 	return col + " <> " + p.Add(v)
+}
+
+// updateOne writes a page of one row (a subject's only row, the common
+// case) as a plain UPDATE by primary key, which every database plans and
+// runs faster than a join to a one-row list.
+func (e *Engine) updateOne(u *BulkUpdate, p *Params) string {
+	row := u.Rows[0]
+	var b strings.Builder
+	b.WriteString("UPDATE ")
+	b.WriteString(u.Table)
+	b.WriteString(" SET ")
+	for j, q := range u.Quoted {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(q + " = " + p.Add(row[1+j]))
+	}
+	for k, q := range u.ConstQuoted {
+		b.WriteString("," + q + " = " + ConstSet(q, u.Const[k], p))
+	}
+	b.WriteString(" WHERE " + u.QuotedKey + " = " + p.Add(row[0]))
+	if e.d.Changed("a", "b") != "" {
+		b.WriteString(" AND (")
+		for j, q := range u.Quoted {
+			if j > 0 {
+				b.WriteString(" OR ")
+			}
+			b.WriteString(e.d.Changed(q, p.Add(row[1+j])))
+		}
+		for k, q := range u.ConstQuoted {
+			b.WriteString(" OR " + ConstChanged(q, u.Const[k], p))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
