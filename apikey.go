@@ -13,11 +13,15 @@ const (
 	ScopeConsentRead  Scope = "consent:read"
 	ScopeConsentWrite Scope = "consent:write"
 	ScopeAuditRead    Scope = "audit:read"
-	ScopeAdmin        Scope = "admin"
+	ScopeRequestsRead Scope = "requests:read"
+	// ScopeRequestsWrite creates data subject requests that run at once:
+	// give it only to systems that verified the requester's identity.
+	ScopeRequestsWrite Scope = "requests:write"
+	ScopeAdmin         Scope = "admin"
 )
 
 // Scopes lists the known scopes.
-var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeAdmin}
+var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeRequestsRead, ScopeRequestsWrite, ScopeAdmin}
 
 // APIKey is a bearer credential. Only the SHA-256 of its secret is stored;
 // the secret is shown once, when the key is created.

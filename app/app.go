@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/apikey"
@@ -63,8 +64,10 @@ type App struct {
 	SecretsCreated bool
 	// Datastores opens the data map's datastores on first use.
 	Datastores *connector.Set
-	// Requests runs access, portability and erasure requests.
-	Requests *dsr.Engine
+	// DSR runs access, portability and erasure over the data map.
+	DSR *dsr.Engine
+	// Requests records requests and runs them in the background.
+	Requests *dsr.Requests
 
 	dataDir string
 	maskKey []byte
@@ -162,6 +165,11 @@ func (a *App) Ready(ctx context.Context) error { return a.Store.Ping(ctx) }
 // partially opened App.
 func (a *App) Close() error {
 	var errs []error
+	if a.Requests != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, a.Requests.Close(ctx))
+		cancel()
+	}
 	if a.Datastores != nil {
 		errs = append(errs, a.Datastores.Close())
 	}

@@ -36,7 +36,7 @@ func (a *App) openDSR(opts Options) error {
 		return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: "cannot create " + tmp, Err: err}
 	}
 	masks := &maskCache{key: key, m: map[string]lethe.Mask{}}
-	a.Requests, err = dsr.New(dsr.Options{
+	a.DSR, err = dsr.New(dsr.Options{
 		Config:     a.Config,
 		Connectors: a.Datastores,
 		Masks:      masks.get,
@@ -49,7 +49,14 @@ func (a *App) openDSR(opts Options) error {
 		Logger:     a.log,
 		Actor:      opts.Actor,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	a.Requests = dsr.NewRequests(dsr.RequestsOptions{
+		Engine: a.DSR, Store: a.Store, Sealer: a.Keyring,
+		ExportDir: filepath.Join(a.dataDir, "exports"), Clock: a.clock, Logger: a.log,
+	})
+	return nil
 }
 
 // maskCache parses each strategy once.

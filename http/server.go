@@ -28,6 +28,7 @@ import (
 	"github.com/lethe-privacy/lethe/apikey"
 	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/consent"
+	"github.com/lethe-privacy/lethe/dsr"
 )
 
 // MaxBodyBytes bounds a request body. Larger bodies are answered 413.
@@ -82,6 +83,8 @@ type Options struct {
 	// Version is reported in the OpenAPI document, /healthz and the
 	// lethe_build_info metric. Defaults to "dev".
 	Version string
+	// Requests serves the data subject request endpoints.
+	Requests *dsr.Requests
 	// GPCLastUpdate is the date /.well-known/gpc.json reports as lastUpdate.
 	// Defaults to the day the server was created.
 	GPCLastUpdate time.Time
@@ -95,6 +98,7 @@ type Server struct {
 	audit    *audit.Log
 	store    lethe.Store
 	keys     *apikey.Service
+	requests *dsr.Requests
 	reg      *prometheus.Registry
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -110,14 +114,15 @@ type Server struct {
 // already holding other collectors of the same names).
 func NewServer(opts Options) (*Server, error) {
 	s := &Server{
-		opts:   opts,
-		log:    cmp.Or(opts.Logger, slog.Default()),
-		ledger: opts.Ledger,
-		audit:  opts.Audit,
-		store:  opts.Store,
-		keys:   opts.APIKeys,
-		reg:    opts.Registry,
-		mux:    http.NewServeMux(),
+		opts:     opts,
+		log:      cmp.Or(opts.Logger, slog.Default()),
+		ledger:   opts.Ledger,
+		audit:    opts.Audit,
+		store:    opts.Store,
+		keys:     opts.APIKeys,
+		requests: opts.Requests,
+		reg:      opts.Registry,
+		mux:      http.NewServeMux(),
 	}
 	s.opts.Version = cmp.Or(opts.Version, "dev")
 	if s.opts.GPCLastUpdate.IsZero() {
@@ -146,6 +151,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.registerSystem()
 	s.registerConsent()
 	s.registerAudit()
+	s.registerRequests()
 	if err := s.finishSpec(); err != nil {
 		return nil, err
 	}

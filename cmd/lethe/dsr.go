@@ -81,7 +81,7 @@ func newAccessCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := a.Requests.Access(cmd.Context(), dsr.AccessParams{RequestID: id, Identities: list, Portability: portability}, w)
+			res, err := a.DSR.Access(cmd.Context(), dsr.AccessParams{RequestID: id, Identities: list, Portability: portability}, w)
 			if cerr := closeOut(err == nil); err == nil {
 				err = cerr
 			}
@@ -154,7 +154,7 @@ func newEraseCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			id := "req_" + uuid.Must(uuid.NewV7()).String()
-			cert, err := a.Requests.Erase(cmd.Context(), dsr.EraseParams{RequestID: id, Identities: list, DryRun: dryRun})
+			cert, err := a.DSR.Erase(cmd.Context(), dsr.EraseParams{RequestID: id, Identities: list, DryRun: dryRun})
 			if err != nil {
 				return err
 			}

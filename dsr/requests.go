@@ -1,0 +1,263 @@
+package dsr
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// Sealer encrypts with a subject's key (package keyring).
+type Sealer interface {
+	Encrypt(ctx context.Context, ref lethe.SubjectRef, plaintext, associatedData []byte) ([]byte, error)
+}
+
+// RequestsOptions configure Requests.
+type RequestsOptions struct {
+	Engine *Engine
+	Store  lethe.RequestStore
+	// Sealer seals the identities a request names with the subject's key
+	// before they are stored. Optional: without it they are not stored.
+	Sealer Sealer
+	// ExportDir holds export packages (mode 0600). Required for access and
+	// portability requests.
+	ExportDir string
+	// MaxRunning bounds the requests this process runs at once; more wait
+	// their turn. Defaults to 4.
+	MaxRunning int
+	Clock      lethe.Clock
+	Logger     *slog.Logger
+}
+
+// Requests records data subject requests in the store and runs them in
+// the background: Create answers at once with the request running, Get
+// shows its steps as they finish, OpenExport serves the package. A
+// request survives in the store with its outcome; a process that stops
+// while requests run leaves them running (resuming them is the request
+// lifecycle's job). Requests is safe for concurrent use.
+type Requests struct {
+	opts  RequestsOptions
+	clock lethe.Clock
+	log   *slog.Logger
+	sem   chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewRequests returns the request service.
+func NewRequests(opts RequestsOptions) *Requests {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Requests{
+		opts: opts, clock: opts.Clock, log: cmp.Or(opts.Logger, slog.Default()),
+		sem: make(chan struct{}, cmp.Or(opts.MaxRunning, 4)), ctx: ctx, cancel: cancel,
+	}
+	if r.clock == nil {
+		r.clock = lethe.SystemClock{}
+	}
+	return r
+}
+
+// CreateParams is a new request.
+type CreateParams struct {
+	Type       lethe.RequestType
+	Identities []lethe.Identity
+	// Actor is who asks: api:<key name>, cli.
+	Actor string
+	// Wait runs the request before Create returns.
+	Wait bool
+}
+
+// Create validates and records the request, then runs it (in the
+// background unless Wait). EINVALID, with the field, for an unknown type
+// or a missing or malformed identity.
+func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, error) {
+	if !slices.Contains(lethe.RequestTypes, p.Type) {
+		return lethe.Request{}, &lethe.Error{Code: lethe.EINVALID, Message: "unknown request type",
+			Fields: []lethe.FieldError{{Path: "type", Message: fmt.Sprintf("%q is not one of access, portability, erasure", p.Type)}}}
+	}
+	if err := checkIdentities(p.Identities); err != nil {
+		return lethe.Request{}, err
+	}
+	now := r.clock.Now().UTC()
+	req := lethe.Request{
+		ID: "req_" + uuid.Must(uuid.NewV7()).String(), Type: p.Type, Status: lethe.RequestRunning,
+		SubjectRef: r.opts.Engine.subjectRef(p.Identities), Actor: cmp.Or(p.Actor, "library"), CreatedAt: now, UpdatedAt: now,
+	}
+	if r.opts.Sealer != nil && req.SubjectRef != (lethe.SubjectRef{}) {
+		plain, err := json.Marshal(identityMap(p.Identities))
+		if err != nil {
+			return req, fmt.Errorf("seal identities: %w", err)
+		}
+		if req.Identities, err = r.opts.Sealer.Encrypt(ctx, req.SubjectRef, plain, []byte("request:"+req.ID)); err != nil {
+			return req, fmt.Errorf("seal identities: %w", err)
+		}
+	}
+	if err := r.opts.Store.RequestCreate(ctx, req, lethe.AuditRecord{
+		Actor: req.Actor, Action: "request.created", SubjectRef: req.SubjectRef, Object: req.ID,
+		Details: map[string]string{"type": string(req.Type), "identity_types": identityTypes(p.Identities)},
+	}); err != nil {
+		return req, err
+	}
+	if p.Wait {
+		return r.run(ctx, req, p.Identities), nil
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.run(r.ctx, req, p.Identities)
+	}()
+	return req, nil
+}
+
+// run executes the request and stores its outcome.
+func (r *Requests) run(ctx context.Context, req lethe.Request, ids []lethe.Identity) lethe.Request {
+	select {
+	case r.sem <- struct{}{}:
+		defer func() { <-r.sem }()
+	case <-ctx.Done():
+		return req // left running: the process is stopping
+	}
+	var (
+		result any
+		status lethe.RequestStatus
+		err    error
+	)
+	switch req.Type {
+	case lethe.RequestErasure:
+		var cert *Certificate
+		cert, err = r.opts.Engine.Erase(ctx, EraseParams{RequestID: req.ID, Identities: ids})
+		if err == nil {
+			result, status = cert, lethe.RequestStatus(cert.Status)
+		}
+	default:
+		var res AccessResult
+		res, err = r.export(ctx, req, ids)
+		if err == nil {
+			result, status = res, lethe.RequestCompleted
+			if len(res.Failed) > 0 {
+				status = lethe.RequestPartiallyCompleted
+			}
+			req.Export = filepath.Base(r.exportPath(req.ID))
+		}
+	}
+	now := r.clock.Now().UTC()
+	req.UpdatedAt, req.CompletedAt = now, &now
+	if err != nil {
+		if ctx.Err() != nil {
+			return req // stopped: leave it running rather than call it failed
+		}
+		req.Status, req.Error = lethe.RequestFailed, lethe.ErrorMessage(err)
+		r.log.Warn("data subject request failed", "request", req.ID, "type", req.Type, "code", lethe.ErrorCode(err))
+	} else {
+		req.Status = status
+		req.Result, _ = json.Marshal(result)
+	}
+	if err := r.opts.Store.RequestUpdate(context.WithoutCancel(ctx), req); err != nil {
+		r.log.Error("store the outcome of a data subject request", "request", req.ID, "err", err)
+	}
+	return req
+}
+
+func (r *Requests) exportPath(id string) string {
+	return filepath.Join(r.opts.ExportDir, id+".zip")
+}
+
+// export writes the package to a temporary file and renames it into place
+// when complete, so that a half-written package is never served.
+func (r *Requests) export(ctx context.Context, req lethe.Request, ids []lethe.Identity) (AccessResult, error) {
+	if r.opts.ExportDir == "" {
+		return AccessResult{}, lethe.Errorf(lethe.EUNAVAILABLE, "no export directory is configured")
+	}
+	if err := os.MkdirAll(r.opts.ExportDir, 0o700); err != nil {
+		return AccessResult{}, fmt.Errorf("create export directory: %w", err)
+	}
+	f, err := os.CreateTemp(r.opts.ExportDir, ".export-*")
+	if err != nil {
+		return AccessResult{}, fmt.Errorf("create export: %w", err)
+	}
+	defer os.Remove(f.Name()) // a no-op after the rename
+	res, err := r.opts.Engine.Access(ctx, AccessParams{RequestID: req.ID, Identities: ids, Portability: req.Type == lethe.RequestPortability}, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := os.Rename(f.Name(), r.exportPath(req.ID)); err != nil {
+		return res, fmt.Errorf("store export: %w", err)
+	}
+	return res, nil
+}
+
+// Get returns a request. ENOTFOUND for an unknown id.
+func (r *Requests) Get(ctx context.Context, id string) (lethe.Request, error) {
+	return r.opts.Store.RequestGet(ctx, id)
+}
+
+// OpenExport opens a request's export package. ENOTFOUND for an unknown
+// request or one without a package (erasure); ECONFLICT while it runs.
+func (r *Requests) OpenExport(ctx context.Context, id string) (*os.File, lethe.Request, error) {
+	req, err := r.opts.Store.RequestGet(ctx, id)
+	if err != nil {
+		return nil, req, err
+	}
+	switch {
+	case req.Type == lethe.RequestErasure:
+		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "an erasure request has no export; its certificate is in the request")
+	case req.Status == lethe.RequestRunning:
+		return nil, req, lethe.Errorf(lethe.ECONFLICT, "the export is not ready: the request is still running")
+	case req.Export == "":
+		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "the request has no export package (status %s)", req.Status)
+	}
+	f, err := os.Open(filepath.Join(r.opts.ExportDir, filepath.Base(req.Export)))
+	if err != nil {
+		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "the export package is no longer on this node")
+	}
+	return f, req, nil
+}
+
+// Close stops taking work and waits for running requests until ctx ends,
+// then cancels them (they stay running in the store).
+func (r *Requests) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.cancel()
+		<-done
+	}
+	r.cancel()
+	return nil
+}
+
+func identityMap(ids []lethe.Identity) map[string][]string {
+	out := map[string][]string{}
+	for _, id := range ids {
+		out[string(id.Type)] = append(out[string(id.Type)], id.Value)
+	}
+	return out
+}
+
+func identityTypes(ids []lethe.Identity) string {
+	var types []string
+	for _, id := range ids {
+		if !slices.Contains(types, string(id.Type)) {
+			types = append(types, string(id.Type))
+		}
+	}
+	slices.Sort(types)
+	b, _ := json.Marshal(types)
+	return string(b)
+}

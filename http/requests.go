@@ -1,0 +1,158 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/dsr"
+)
+
+// RequestCreateBody is a data subject request as an API client sends it.
+type RequestCreateBody struct {
+	Type       string            `json:"type" enum:"access,portability,erasure" doc:"access (Art. 15: a ZIP package of everything held), portability (Art. 20: the data given under consent or contract, as JSON and CSV) or erasure (Art. 17)."`
+	Identities map[string]string `json:"identities" minProperties:"1" maxProperties:"16" doc:"What the subject is known by: identity type -> value, e.g. {\"email\": \"jane@example.com\", \"user_id\": \"42\"}. Types are lower-case identifiers (user_id, email, phone or a custom type of the data map)."`
+}
+
+// RequestResponse is a data subject request as the API shows it. It holds
+// no personal data: the identities are not repeated.
+type RequestResponse struct {
+	ID          string          `json:"id" doc:"The request id; the audit log names it too."`
+	Type        string          `json:"type"`
+	Status      string          `json:"status" enum:"running,completed,partially_completed,failed" doc:"running until every datastore answered; partially_completed when a datastore failed or verification found data left."`
+	SubjectRef  string          `json:"subject_ref" doc:"The pseudonymous subject reference (hex)."`
+	Actor       string          `json:"actor"`
+	CreatedAt   time.Time       `json:"created_at"`
+	CompletedAt *time.Time      `json:"completed_at,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty" doc:"access/portability: rows per collection and unreachable datastores; erasure: the certificate (steps per collection with rows, holds and status, verification, audit checkpoint)."`
+	Export      string          `json:"export,omitempty" doc:"Where to download the package, once completed (access and portability)."`
+	Error       string          `json:"error,omitempty"`
+}
+
+type requestCreateInput struct {
+	Body RequestCreateBody
+}
+
+type requestOutput struct {
+	Body RequestResponse
+}
+
+type requestIDInput struct {
+	ID string `path:"id" maxLength:"64" doc:"A request id."`
+}
+
+var identityTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+var errNoRequests = lethe.Errorf(lethe.EUNAVAILABLE, "data subject requests are not configured on this server")
+
+// requestBodyFields locates request body fields: identity errors name the
+// identity type.
+func requestBodyFields(field string) string {
+	switch field {
+	case "", "type", "identities":
+		return inBody(field)
+	}
+	return "body.identities." + field
+}
+
+func (s *Server) registerRequests() {
+	huma.Register(s.api, s.secured(huma.Operation{
+		OperationID: "request-create", Method: http.MethodPost, Path: "/v1/requests", Tags: []string{"requests"},
+		DefaultStatus: http.StatusAccepted, MaxBodyBytes: MaxBodyBytes + 1,
+		Summary: "Make a data subject request",
+		Description: "Records the request and runs it at once, in the background: the answer is 202 with the request " +
+			"running; poll GET /v1/requests/{id} for the steps. An access or portability request produces a ZIP package " +
+			"at /v1/requests/{id}/export; an erasure deletes or anonymises the subject's rows everywhere the data map " +
+			"says, honours holds, verifies, shreds the subject's keys and stores its certificate in the result.\n\n" +
+			"The caller vouches for the requester's identity: give `requests:write` only to systems that verified it.",
+	}, lethe.ScopeRequestsWrite, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge), s.createRequest)
+
+	huma.Register(s.api, s.secured(huma.Operation{
+		OperationID: "request-get", Method: http.MethodGet, Path: "/v1/requests/{id}", Tags: []string{"requests"},
+		Summary:     "A data subject request",
+		Description: "The request's status and, once finished, its result: rows per collection, or the erasure certificate with the steps per collection.",
+	}, lethe.ScopeRequestsRead, http.StatusNotFound), s.getRequest)
+
+	huma.Register(s.api, s.secured(huma.Operation{
+		OperationID: "request-export", Method: http.MethodGet, Path: "/v1/requests/{id}/export", Tags: []string{"requests"},
+		Summary: "The export package of a request",
+		Description: "The ZIP package of a completed access or portability request: data.json, one CSV per collection, " +
+			"report.html and information.json. 409 while the request runs; 404 for an erasure. The package holds the " +
+			"subject's personal data: deliver it to the subject only.",
+		Responses: map[string]*huma.Response{"200": {Description: "The package", Content: map[string]*huma.MediaType{"application/zip": {}}}},
+	}, lethe.ScopeRequestsRead, http.StatusNotFound, http.StatusConflict), s.requestExport)
+}
+
+func requestResponse(r lethe.Request) RequestResponse {
+	out := RequestResponse{
+		ID: r.ID, Type: string(r.Type), Status: string(r.Status), SubjectRef: r.SubjectRef.String(), Actor: r.Actor,
+		CreatedAt: r.CreatedAt, CompletedAt: r.CompletedAt, Result: r.Result, Error: r.Error,
+	}
+	if r.Export != "" {
+		out.Export = "/v1/requests/" + r.ID + "/export"
+	}
+	return out
+}
+
+func (s *Server) createRequest(ctx context.Context, in *requestCreateInput) (*requestOutput, error) {
+	if s.requests == nil {
+		return nil, s.problemFor(ctx, errNoRequests, nil)
+	}
+	types := make([]string, 0, len(in.Body.Identities))
+	for t := range in.Body.Identities {
+		types = append(types, t)
+	}
+	slices.Sort(types) // problems in a stable order
+	ids := make([]lethe.Identity, 0, len(types))
+	for _, t := range types {
+		if !identityTypeRe.MatchString(t) {
+			return nil, s.problemFor(ctx, lethe.FieldErrorf("identities", "identity types are lower-case letters, digits and underscores, starting with a letter (user_id, email, phone, or a custom type)"), inBody)
+		}
+		ids = append(ids, lethe.Identity{Type: lethe.IdentityType(t), Value: in.Body.Identities[t]})
+	}
+	r, err := s.requests.Create(ctx, dsr.CreateParams{Type: lethe.RequestType(in.Body.Type), Identities: ids, Actor: actor(ctx)})
+	if err != nil {
+		return nil, s.problemFor(ctx, err, requestBodyFields)
+	}
+	return &requestOutput{Body: requestResponse(r)}, nil
+}
+
+func (s *Server) getRequest(ctx context.Context, in *requestIDInput) (*requestOutput, error) {
+	if s.requests == nil {
+		return nil, s.problemFor(ctx, errNoRequests, nil)
+	}
+	r, err := s.requests.Get(ctx, in.ID)
+	if err != nil {
+		return nil, s.problemFor(ctx, err, nil)
+	}
+	return &requestOutput{Body: requestResponse(r)}, nil
+}
+
+func (s *Server) requestExport(ctx context.Context, in *requestIDInput) (*huma.StreamResponse, error) {
+	if s.requests == nil {
+		return nil, s.problemFor(ctx, errNoRequests, nil)
+	}
+	f, r, err := s.requests.OpenExport(ctx, in.ID)
+	if err != nil {
+		return nil, s.problemFor(ctx, err, nil)
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer f.Close()
+		hctx.SetHeader("Content-Type", "application/zip")
+		hctx.SetHeader("Content-Disposition", `attachment; filename="`+r.ID+`.zip"`)
+		hctx.SetHeader("Cache-Control", "no-store")
+		if st, err := f.Stat(); err == nil {
+			hctx.SetHeader("Content-Length", strconv.FormatInt(st.Size(), 10))
+		}
+		hctx.SetStatus(http.StatusOK)
+		_, _ = io.Copy(hctx.BodyWriter(), f)
+	}}, nil
+}

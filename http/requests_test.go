@@ -1,0 +1,220 @@
+package http_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/app"
+	"github.com/lethe-privacy/lethe/dsr"
+	api "github.com/lethe-privacy/lethe/http"
+	"github.com/lethe-privacy/lethe/internal/demo"
+)
+
+// requestsEnv is a server over the example config and the embedded demo
+// estate, with a key for requests and one without the scope.
+type requestsEnv struct {
+	t              *testing.T
+	url            string
+	token, readers string
+	email          string
+}
+
+func newRequestsEnv(t *testing.T) *requestsEnv {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Setenv("LETHE_DATA_DIR", dir)
+	if _, err := demo.Seed(ctx, demo.Options{Subjects: 30, SQLitePath: filepath.Join(dir, "demo", "shop.db")}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(ctx, app.Options{ConfigPath: "../examples/lethe.yaml", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	_, token, err := a.APIKeys.Create(ctx, "crm", []lethe.Scope{lethe.ScopeRequestsWrite, lethe.ScopeRequestsRead}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, readers, err := a.APIKeys.Create(ctx, "reader", []lethe.Scope{lethe.ScopeConsentRead}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(api.Options{Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Requests: a.Requests})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &requestsEnv{t: t, url: hs.URL, token: token, readers: readers, email: demo.SampleSubject(0, 2).Email}
+}
+
+func (e *requestsEnv) do(method, path, token, body string) (int, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// wait polls the request until it is no longer running.
+func (e *requestsEnv) wait(id string) api.RequestResponse {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, b := e.do("GET", "/v1/requests/"+id, e.token, "")
+		if code != 200 {
+			e.t.Fatalf("GET request: %d %s", code, b)
+		}
+		var r api.RequestResponse
+		if err := json.Unmarshal(b, &r); err != nil {
+			e.t.Fatal(err)
+		}
+		if r.Status != "running" {
+			return r
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("request %s still running", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRequestsAccessAndErasure(t *testing.T) {
+	e := newRequestsEnv(t)
+	body := `{"type": "access", "identities": {"email": "` + e.email + `"}}`
+	code, b := e.do("POST", "/v1/requests", e.token, body)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST access: %d %s", code, b)
+	}
+	var created api.RequestResponse
+	json.Unmarshal(b, &created)
+	if created.Status != "running" || !strings.HasPrefix(created.ID, "req_") {
+		t.Fatalf("created %+v", created)
+	}
+	done := e.wait(created.ID)
+	if done.Status != "completed" || done.Export == "" {
+		t.Fatalf("access request: %+v", done)
+	}
+	code, zb := e.do("GET", done.Export, e.token, "")
+	if code != 200 {
+		t.Fatalf("export: %d %s", code, zb)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+	if err != nil {
+		t.Fatalf("export is not a ZIP: %v", err)
+	}
+	var data []byte
+	for _, f := range zr.File {
+		if f.Name == "data.json" {
+			r, _ := f.Open()
+			data, _ = io.ReadAll(r)
+			r.Close()
+		}
+	}
+	if !bytes.Contains(data, []byte(e.email)) {
+		t.Errorf("the export's data.json does not hold the subject's e-mail")
+	}
+	for _, r := range [][]byte{b, mustJSON(done)} {
+		if bytes.Contains(r, []byte(e.email)) {
+			t.Errorf("a request response repeats the subject's e-mail: %s", r)
+		}
+	}
+
+	code, b = e.do("POST", "/v1/requests", e.token, `{"type": "erasure", "identities": {"email": "`+e.email+`", "user_id": "2"}}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST erasure: %d %s", code, b)
+	}
+	json.Unmarshal(b, &created)
+	done = e.wait(created.ID)
+	var cert dsr.Certificate
+	if err := json.Unmarshal(done.Result, &cert); err != nil {
+		t.Fatalf("erasure result: %v %s", err, done.Result)
+	}
+	if done.Status != "completed" || cert.Verification == nil || !cert.Verification.Passed || len(cert.Steps) == 0 || cert.Audit == nil {
+		t.Fatalf("erasure: %s %s", done.Status, done.Result)
+	}
+	if code, b := e.do("GET", "/v1/requests/"+created.ID+"/export", e.token, ""); code != 404 {
+		t.Errorf("export of an erasure: %d %s, want 404", code, b)
+	}
+
+	// Erased: a new access request finds nothing in the users table.
+	code, b = e.do("POST", "/v1/requests", e.token, body)
+	json.Unmarshal(b, &created)
+	again := e.wait(created.ID)
+	var res dsr.AccessResult
+	json.Unmarshal(again.Result, &res)
+	for _, c := range res.Collections {
+		if c.Collection == "users" || c.Collection == "addresses" {
+			t.Errorf("after erasure, access still finds %d rows in %s", c.Rows, c.Collection)
+		}
+	}
+}
+
+func TestRequestsRefuseBadInput(t *testing.T) {
+	e := newRequestsEnv(t)
+	cases := []struct {
+		name, token, body string
+		code              int
+		location          string
+	}{
+		{"no key", "", `{"type": "access", "identities": {"email": "a@b.c"}}`, 401, ""},
+		{"missing scope", e.readers, `{"type": "access", "identities": {"email": "a@b.c"}}`, 403, ""},
+		{"unknown type", e.token, `{"type": "delete", "identities": {"email": "a@b.c"}}`, 422, "body.type"},
+		{"no identity", e.token, `{"type": "access", "identities": {}}`, 422, "body.identities"},
+		{"bad e-mail", e.token, `{"type": "access", "identities": {"email": "not an address"}}`, 422, "body.identities.email"},
+		{"bad identity type", e.token, `{"type": "access", "identities": {"Bad Type": "x"}}`, 422, "body.identities"},
+		{"not JSON", e.token, `{"type": `, 400, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, b := e.do("POST", "/v1/requests", c.token, c.body)
+			if code != c.code {
+				t.Fatalf("%d %s, want %d", code, b, c.code)
+			}
+			var p api.Problem
+			if err := json.Unmarshal(b, &p); err != nil || p.Status != c.code {
+				t.Fatalf("not a problem: %s", b)
+			}
+			if c.location != "" {
+				found := false
+				for _, fe := range p.Errors {
+					found = found || fe.Location == c.location
+				}
+				if !found {
+					t.Errorf("problem %s does not locate %s", b, c.location)
+				}
+			}
+			if bytes.Contains(b, []byte("not an address")) {
+				t.Errorf("the problem echoes the identity: %s", b)
+			}
+		})
+	}
+	if code, b := e.do("GET", "/v1/requests/req_nope", e.token, ""); code != 404 {
+		t.Errorf("unknown request: %d %s", code, b)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
