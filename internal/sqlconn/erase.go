@@ -121,9 +121,10 @@ func (e *Engine) plan(ctx context.Context, s lethe.EraseStep) (*erasePlan, error
 	if len(s.Masks) == 0 {
 		return nil, lethe.Errorf(lethe.EINVALID, "collection %s: anonymise needs at least one masked column", collName(c))
 	}
-	if pl.key, err = e.column(c, t, c.PrimaryKeyColumn()); err != nil {
-		return nil, err
-	}
+	// The primary key is needed to write computed masks row by row; a
+	// step with constant masks only does without.
+	key, keyErr := e.column(c, t, c.PrimaryKeyColumn())
+	pl.key = key
 	names := make([]string, 0, len(s.Masks))
 	for n := range s.Masks {
 		names = append(names, n)
@@ -138,7 +139,7 @@ func (e *Engine) plan(ctx context.Context, s lethe.EraseStep) (*erasePlan, error
 		if m == nil {
 			return nil, lethe.Errorf(lethe.EINVALID, "collection %s: column %s has no mask", collName(c), n)
 		}
-		if col == pl.key {
+		if key != nil && col == key {
 			return nil, lethe.Errorf(lethe.EINVALID, "collection %s: the primary key %s cannot be masked; anonymising keeps the row and its key", collName(c), n)
 		}
 		mc := &maskedColumn{col: col, mask: m}
@@ -150,6 +151,9 @@ func (e *Engine) plan(ctx context.Context, s lethe.EraseStep) (*erasePlan, error
 		} else {
 			pl.dyn = append(pl.dyn, mc)
 		}
+	}
+	if len(pl.dyn) > 0 && keyErr != nil {
+		return nil, keyErr
 	}
 	return pl, nil
 }
