@@ -97,7 +97,7 @@ func (a *App) consentHistory(ctx context.Context, ids []lethe.Identity) (any, er
 	type subjectHistory struct {
 		Events any `json:"events"`
 	}
-	var out []subjectHistory
+	out := []subjectHistory{}
 	for _, id := range ids {
 		if id.Type != lethe.IdentityUserID {
 			continue

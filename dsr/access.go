@@ -92,6 +92,7 @@ func (e *Engine) Access(ctx context.Context, p AccessParams, w io.Writer) (Acces
 		res.Collections = append(res.Collections, CollectionCount{Datastore: part.n.c.Datastore, Collection: part.n.c.Name, Rows: part.rows})
 		res.Rows += part.rows
 	}
+	p.Identities = withFound(p.Identities, keys.found) // the consent history of the account found
 	if err := e.writePackage(ctx, w, p, parts, failed, start); err != nil {
 		return res, err
 	}

@@ -555,3 +555,28 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A request that names only an e-mail still reaches the account it leads
+// to: the consent ledger's subject (keyed by user_id) is shredded too.
+func TestEraseByEmailShredsTheAccountFound(t *testing.T) {
+	e := newEstate(t)
+	var shredded []lethe.Identity
+	eng := e.engine(t, dsr.Options{Shred: func(_ context.Context, ids []lethe.Identity) (int, error) {
+		shredded = append(shredded, ids...)
+		return len(ids), nil
+	}})
+	cert, err := eng.Erase(context.Background(), dsr.EraseParams{RequestID: "req_e", Identities: []lethe.Identity{{Type: lethe.IdentityEmail, Value: "max@example.org"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Status != dsr.StatusCompleted {
+		t.Fatalf("status %s", cert.Status)
+	}
+	want := lethe.Identity{Type: lethe.IdentityUserID, Value: "2"}
+	if !slices.Contains(shredded, want) {
+		t.Errorf("shredded %v; want the account's user_id 2 among them", shredded)
+	}
+	if n := len(rows(t, e.analytics, `SELECT 1 FROM events WHERE user_id = 2`)); n != 0 {
+		t.Errorf("the account's events remain: %d", n)
+	}
+}

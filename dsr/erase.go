@@ -262,7 +262,9 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 		cert.Status = StatusPartiallyCompleted
 	}
 	if cert.Status == StatusCompleted && e.opts.Shred != nil {
-		n, err := e.opts.Shred(context.WithoutCancel(ctx), p.Identities)
+		// The accounts found on the way are the subject too: their keys
+		// (the consent ledger's, by user_id) go as well.
+		n, err := e.opts.Shred(context.WithoutCancel(ctx), withFound(p.Identities, keys.found))
 		if err != nil {
 			return nil, fmt.Errorf("shred subject keys: %w", err)
 		}

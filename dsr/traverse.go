@@ -78,6 +78,10 @@ type resolution struct {
 	// error: their collections (and the collections only they lead to)
 	// are incomplete.
 	failed map[string]error
+	// found holds identities read from identity columns on the way (the
+	// user id of the account an e-mail led to), so that the consent
+	// ledger's subject, keyed by user_id, is found from any identity.
+	found []lethe.Identity
 }
 
 // matchesOf returns the collection's matches with empty ones dropped.
@@ -229,6 +233,13 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 		}
 		slices.SortFunc(outcomes, func(a, b outcome) int { return cmpString(a.n.path, b.n.path) })
 		for _, o := range outcomes {
+			for t, col := range o.n.c.Identities {
+				for _, v := range o.keys[col] {
+					if text, ok := identityText(v); ok {
+						res.found = append(res.found, lethe.Identity{Type: t, Value: text})
+					}
+				}
+			}
 			for _, ch := range o.n.children {
 				addMatch(ch.child, ch.childColumn, identityOf[ch.child][ch.childColumn], o.keys[ch.parentColumn])
 			}
@@ -256,4 +267,38 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// identityText is a key value as an identity value: text and integers.
+func identityText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case []byte:
+		return string(x), len(x) > 0
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	}
+	return "", false
+}
+
+// withFound returns ids plus the identities resolution read, without
+// duplicates (by normalised value).
+func withFound(ids []lethe.Identity, found []lethe.Identity) []lethe.Identity {
+	out := slices.Clone(ids)
+	seen := map[lethe.Identity]bool{}
+	for _, id := range ids {
+		if n, err := id.Normalise(); err == nil {
+			seen[n] = true
+		}
+	}
+	for _, id := range found {
+		n, err := id.Normalise()
+		if err != nil || seen[n] {
+			continue
+		}
+		seen[n] = true
+		out = append(out, id)
+	}
+	return out
 }
