@@ -57,16 +57,34 @@ func fresh(t testing.TB) (*lethe.Datastore, *sql.DB) {
 			t.Fatalf("create tables: %v", err)
 		}
 	}
+	// Runs last, after the connector and the raw handle are closed: a
+	// connection that was open when another switched the file to WAL
+	// still reports its old mode, so the check reads the file's header
+	// and asks a new connection.
 	t.Cleanup(func() {
-		defer db.Close()
+		head := make([]byte, 20)
+		f, err := os.Open(path)
+		if err == nil {
+			_, err = f.ReadAt(head, 0)
+			f.Close()
+		}
+		if err != nil || head[18] != 1 || head[19] != 1 {
+			t.Errorf("the file's header says format %d/%d (%v), want 1/1, a rollback journal: the connector changed the journal mode", head[18], head[19], err)
+		}
+		check, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer check.Close()
 		var mode string
-		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "delete" {
+		if err := check.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "delete" {
 			t.Errorf("the file's journal mode is %q (%v) after the test, want delete: the connector changed it", mode, err)
 		}
 		if _, err := os.Stat(path + "-wal"); err == nil {
 			t.Error("a -wal file appeared next to the database")
 		}
 	})
+	t.Cleanup(func() { db.Close() })
 	return &lethe.Datastore{Name: "shop", Driver: lethe.DriverSQLite, DSN: path}, db
 }
 
