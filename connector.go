@@ -37,10 +37,12 @@ type Connector interface {
 	Find(ctx context.Context, p FindParams, fn func(Row) error) error
 	// Erase applies the steps in order in one transaction where the
 	// datastore has transactions: either every step is applied or none.
-	// Erase is idempotent: erasing rows already erased succeeds and counts
-	// zero rows (deleted rows are gone; anonymised rows are matched again
-	// only through values that did not change, and masking them again
-	// writes the same values).
+	// Erase is idempotent in effect: erasing rows already erased succeeds
+	// (deleted rows are gone and count zero; anonymised rows are matched
+	// again only through values that did not change, such as the primary
+	// key, and masking them again writes masked values again: the same
+	// ones for unkeyed masks, new ones for keyed masks such as hmac and
+	// fake.*, since a masked value cannot be told from an original).
 	Erase(ctx context.Context, steps []EraseStep) ([]EraseStepResult, error)
 	// Close releases the connections.
 	Close() error
