@@ -103,7 +103,7 @@ var subjects = []struct {
 	{3, "zoe+support@example.net", "Zoë"},
 }
 
-func newEstate(t *testing.T) *estate {
+func newEstate(t testing.TB) *estate {
 	t.Helper()
 	ctx := context.Background()
 	e := &estate{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
@@ -184,7 +184,7 @@ func newEstate(t *testing.T) *estate {
 	return e
 }
 
-func (e *estate) engine(t *testing.T, opts dsr.Options) *dsr.Engine {
+func (e *estate) engine(t testing.TB, opts dsr.Options) *dsr.Engine {
 	t.Helper()
 	set := connector.NewSet(e.cfg.Datastores, connector.Options{})
 	t.Cleanup(func() { set.Close() })
@@ -202,7 +202,7 @@ func (e *estate) engine(t *testing.T, opts dsr.Options) *dsr.Engine {
 }
 
 // rows reads a query's rows as text, for comparing and checksumming.
-func rows(t *testing.T, db *sql.DB, query string, args ...any) [][]string {
+func rows(t testing.TB, db *sql.DB, query string, args ...any) [][]string {
 	t.Helper()
 	rs, err := db.Query(query, args...)
 	if err != nil {
