@@ -181,7 +181,20 @@ func (dialect) Fit(_ *sqlconn.Column, v any) (any, bool) { return v, true }
 func (dialect) Match(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.Params) string {
 	switch col.Kind {
 	case lethe.KindText, lethe.KindJSON, lethe.KindOther, lethe.KindUUID:
-		return "(" + sqlconn.In(quoted, vals, p) + " AND " + sqlconn.In(quoted+" COLLATE BINARY", vals, p) + ")"
+		// The exact test compares bytes (CAST AS BLOB) rather than
+		// COLLATE BINARY: SQLite 3.54 plans "a IN (..) AND a COLLATE
+		// BINARY IN (..)" inside an OR as a full table scan, and the
+		// cast keeps the multi-index OR plan.
+		var exact strings.Builder
+		exact.WriteString("CAST(" + quoted + " AS BLOB) IN (")
+		for i, v := range vals {
+			if i > 0 {
+				exact.WriteByte(',')
+			}
+			exact.WriteString("CAST(" + p.Add(v) + " AS BLOB)")
+		}
+		exact.WriteByte(')')
+		return "(" + sqlconn.In(quoted, vals, p) + " AND " + exact.String() + ")"
 	}
 	return sqlconn.In(quoted, vals, p)
 }
