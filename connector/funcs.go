@@ -71,11 +71,13 @@ func (f Funcs) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe.Eras
 	if f.EraseUser == nil {
 		return nil, lethe.Errorf(lethe.EINVALID, "the connector has no EraseUser function")
 	}
-	out := make([]lethe.EraseStepResult, len(steps))
-	for i, s := range steps {
+	for _, s := range steps { // refuse before erasing anything
 		if s.Before != nil {
 			return nil, lethe.Errorf(lethe.EINVALID, "collection %s: a hold with since: needs a database connector; a custom connector keeps or erases whole records", s.Collection.Name)
 		}
+	}
+	out := make([]lethe.EraseStepResult, len(steps))
+	for i, s := range steps {
 		q := query(s.RequestID, s.Collection, s.Matches)
 		q.Anonymise = s.Action == lethe.EraseAnonymise
 		q.Masks = s.Masks

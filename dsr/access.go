@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -288,6 +290,10 @@ func exportValue(v any) any {
 		return x // base64, as encoding/json writes bytes
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64) // JSON has no NaN or Infinity
+		}
 	}
 	return v
 }

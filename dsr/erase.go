@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +71,8 @@ type Verification struct {
 	Residual []Residual `json:"residual,omitempty"`
 	// Skipped lists datastores that could not be verified.
 	Skipped []string `json:"skipped,omitempty"`
+	// Note says when verification could check less than usual.
+	Note string `json:"note,omitempty"`
 }
 
 // Residual is a collection that still holds the subject's data.
@@ -93,7 +97,9 @@ type Certificate struct {
 	Failed       []Failure     `json:"failed,omitempty"`
 	Verification *Verification `json:"verification,omitempty"`
 	KeysShredded int           `json:"keys_shredded"`
-	Audit        *AuditProof   `json:"audit,omitempty"`
+	// Warnings are things a person reading the certificate should check.
+	Warnings []string    `json:"warnings,omitempty"`
+	Audit    *AuditProof `json:"audit,omitempty"`
 }
 
 // AuditProof cites the audit log after the request's entry was appended.
@@ -123,6 +129,17 @@ type planStep struct {
 	masks map[string]lethe.Mask
 	// cutoff: rows whose hold.Since is before it are past the hold.
 	cutoff *lethe.Cutoff
+	// keys are the primary keys of the rows anonymised, read before:
+	// verification reads them again even when the columns the request
+	// matched by were masked.
+	keys *valueSet
+	// outputs fingerprints, per masked column, the values the masks
+	// wrote: a fake that happens to equal another original is not data
+	// left behind.
+	outputs map[string]*fingerprints
+	// blocked says why the step was not run (it waits for another
+	// datastore), or is empty.
+	blocked string
 }
 
 // maxOriginals bounds the fingerprints of original values verification
@@ -175,51 +192,62 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 	originals := newFingerprints()
 	for _, id := range p.Identities {
 		originals.add(id.Value)
+		originals.add(strings.TrimSpace(id.Value))
 		if n, err := id.Normalise(); err == nil {
 			originals.add(n.Value)
 		}
 	}
-	e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+	merge := func(errs map[string]error) {
+		for ds, err := range errs {
+			failed[ds] = err
+		}
+	}
+	merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
 		return eachStep(steps, func(ps *planStep) error {
 			if !p.DryRun && !ps.needsCount() {
 				return nil // a plain delete counts what it deletes
 			}
 			return e.count(ctx, conn, p.RequestID, ps, originals)
 		})
-	})
+	}))
 
-	// Erase, then verify at once, per datastore: a fast datastore does
-	// not wait for a slow one to be verified.
-	checks := &verification{skipped: map[string]bool{}}
 	if !p.DryRun {
-		e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-			var todo []lethe.EraseStep
-			var idx []int
-			for i, ps := range steps {
-				if ps.step != nil && (!ps.needsCount() || ps.result.Matched-ps.result.Held > 0) {
-					todo = append(todo, *ps.step)
-					idx = append(idx, i)
-				}
+		// Phase one erases every collection whose rows no other
+		// datastore's collection is found through. Phase two erases the
+		// others (users, whose ids lead to analytics events elsewhere)
+		// only once every datastore succeeded: had one failed, a retry
+		// would no longer find its rows through them.
+		merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+			return e.apply(ctx, conn, steps, false)
+		}))
+		if len(failed) == 0 {
+			merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+				return e.apply(ctx, conn, steps, true)
+			}))
+		} else {
+			var waiting []string
+			for ds := range failed {
+				waiting = append(waiting, ds)
 			}
-			if len(todo) > 0 {
-				results, err := conn.Erase(ctx, todo)
-				if err != nil {
-					return err
-				}
-				for j, r := range results {
-					ps := steps[idx[j]]
-					ps.result.Rows = r.Rows
-					if !ps.needsCount() {
-						ps.result.Matched = r.Rows
+			slices.Sort(waiting)
+			for _, steps := range plans {
+				for _, ps := range steps {
+					if ps.n.feedsOthers && ps.step != nil {
+						ps.blocked = "kept until " + strings.Join(waiting, ", ") + " can be erased, so that a retry still finds the rows there through these"
 					}
 				}
 			}
-			e.verifyDatastore(ctx, conn, p.RequestID, steps, originals, checks)
-			return nil
-		})
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	checks := &verification{skipped: map[string]bool{}}
+	if !p.DryRun {
+		merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
+			e.verifyDatastore(ctx, conn, p.RequestID, steps, originals, checks)
+			return nil
+		}))
 	}
 
 	for _, ds := range e.model.datastores {
@@ -229,6 +257,9 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 			case failed[ds] != nil:
 				r.Status = StepFailed
 				r.Error = lethe.ErrorMessage(failed[ds])
+			case ps.blocked != "":
+				r.Status = StepFailed
+				r.Error = ps.blocked
 			case p.DryRun:
 				r.Status = StepPlanned
 			case r.Held > 0 && r.Held == r.Matched:
@@ -244,8 +275,9 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 			cert.Failed = append(cert.Failed, failure(ds, err))
 		}
 	}
+	blocked := slices.ContainsFunc(cert.Steps, func(s StepResult) bool { return s.Status == StepFailed })
 	switch {
-	case len(cert.Failed) == 0:
+	case len(cert.Failed) == 0 && !blocked:
 		cert.Status = StatusCompleted
 	case len(cert.Failed) == len(e.model.datastores):
 		cert.Status = StatusFailed
@@ -257,18 +289,15 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 	}
 
 	v := checks.result(failed)
+	if originals.full {
+		v.Note = fmt.Sprintf("the subject has more than %d distinct personal values; values past that were not fingerprinted, so anonymised fields were checked against the first ones only", maxOriginals)
+	}
 	cert.Verification = v
+	if total := matchedRows(cert.Steps); total == 0 {
+		cert.Warnings = append(cert.Warnings, "no row in any datastore matched the identities given; check them (values are matched exactly, e-mails also lower-cased) before telling the person their data is erased")
+	}
 	if !v.Passed && cert.Status == StatusCompleted {
 		cert.Status = StatusPartiallyCompleted
-	}
-	if cert.Status == StatusCompleted && e.opts.Shred != nil {
-		// The accounts found on the way are the subject too: their keys
-		// (the consent ledger's, by user_id) go as well.
-		n, err := e.opts.Shred(context.WithoutCancel(ctx), withFound(p.Identities, keys.found))
-		if err != nil {
-			return nil, fmt.Errorf("shred subject keys: %w", err)
-		}
-		cert.KeysShredded = n
 	}
 	if e.opts.Audit != nil {
 		var rows, held int64
@@ -280,7 +309,7 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 			Actor: e.opts.Actor, Action: "request.erased", SubjectRef: e.subjectRef(p.Identities), Object: p.RequestID,
 			Details: map[string]string{
 				"status": cert.Status, "rows": fmt.Sprint(rows), "held": fmt.Sprint(held),
-				"verified": fmt.Sprint(v.Passed), "failed_datastores": fmt.Sprint(len(cert.Failed)), "keys_shredded": fmt.Sprint(cert.KeysShredded),
+				"verified": fmt.Sprint(v.Passed), "failed_datastores": fmt.Sprint(len(cert.Failed)),
 			},
 		})
 		if err != nil {
@@ -292,7 +321,24 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 		}
 		cert.Audit = &AuditProof{EntrySeq: entries[0].Seq, TreeSize: cp.Size, Root: hex.EncodeToString(cp.Root[:]), Checkpoint: string(cp.Note)}
 	}
+	if cert.Status == StatusCompleted && e.opts.Shred != nil {
+		// The accounts found on the way are the subject too: their keys
+		// (the consent ledger's, by user_id) go as well.
+		n, err := e.opts.Shred(context.WithoutCancel(ctx), withFound(p.Identities, keys.found))
+		if err != nil {
+			return nil, fmt.Errorf("shred subject keys: %w", err)
+		}
+		cert.KeysShredded = n
+	}
 	return cert, nil
+}
+
+func matchedRows(steps []StepResult) int64 {
+	var n int64
+	for _, s := range steps {
+		n += s.Matched
+	}
+	return n
 }
 
 // planCollection decides what erasure does to one collection, or nil
@@ -378,6 +424,16 @@ func (e *Engine) count(ctx context.Context, conn lethe.Connector, requestID stri
 	}
 	allHeld := c.Hold != nil && c.Hold.Since == ""
 	var newest time.Time
+	pk := c.PrimaryKeyColumn()
+	if len(ps.masks) > 0 {
+		ps.outputs = map[string]*fingerprints{}
+		for f := range ps.masks {
+			ps.outputs[f] = newFingerprints()
+		}
+		if c.Key == "" {
+			ps.keys = newValueSet()
+		}
+	}
 	return conn.Find(ctx, lethe.FindParams{Collection: c, Matches: ps.matches, Columns: cols, RequestID: requestID}, func(row lethe.Row) error {
 		ps.result.Matched++
 		held := allHeld
@@ -395,12 +451,18 @@ func (e *Engine) count(ctx context.Context, conn lethe.Connector, requestID stri
 			ps.result.Held++
 			return nil
 		}
+		if ps.keys != nil {
+			if v, ok := row.Get(pk); ok && len(ps.keys.order) < maxOriginals {
+				ps.keys.add(v)
+			}
+		}
 		for f, m := range ps.masks {
 			v, _ := row.Get(f)
 			out, err := m.Apply(v)
 			if err != nil {
 				return fmt.Errorf("%s.%s: %w", ps.n.path, f, err)
 			}
+			ps.outputs[f].add(out)
 			if !reflect.DeepEqual(out, v) { // a value the mask keeps is not the subject's secret
 				originals.add(v)
 			}
@@ -409,49 +471,108 @@ func (e *Engine) count(ctx context.Context, conn lethe.Connector, requestID stri
 	})
 }
 
-// asTime reads a hold's since column: a time, or text in a common layout.
+// asTime reads a hold's since column the way the SQLite connector
+// compares it: times, Unix seconds (integer or real), and text in ISO 8601
+// layouts with or without seconds or a zone, else its first 19 characters
+// (Go's time.String). A value that is none of these is not known to be
+// old, and the row is kept.
 func asTime(v any) (time.Time, bool) {
 	switch x := v.(type) {
 	case time.Time:
 		return x, true
 	case string:
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		for _, layout := range timeLayouts {
 			if t, err := time.Parse(layout, x); err == nil {
+				return t, true
+			}
+		}
+		if len(x) > 19 {
+			if t, err := time.Parse("2006-01-02 15:04:05", x[:19]); err == nil {
 				return t, true
 			}
 		}
 	case []byte:
 		return asTime(string(x))
-	case int64: // unix seconds
+	case int64:
 		return time.Unix(x, 0), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return time.Time{}, false
+		}
+		sec, frac := math.Modf(x)
+		return time.Unix(int64(sec), int64(frac*1e9)), true
 	}
 	return time.Time{}, false
 }
 
-// perDatastore runs fn on each datastore's steps concurrently, recording
-// the datastores that fail.
-func (e *Engine) perDatastore(ctx context.Context, plans map[string][]*planStep, failed map[string]error, fn func(context.Context, lethe.Connector, []*planStep) error) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02",
+}
+
+// perDatastore runs fn on each datastore's steps concurrently, skipping
+// the datastores that already failed, and returns those that fail now.
+// failed is only read, before any goroutine starts.
+func (e *Engine) perDatastore(ctx context.Context, plans map[string][]*planStep, failed map[string]error, fn func(context.Context, lethe.Connector, []*planStep) error) map[string]error {
+	type outcome struct {
+		ds  string
+		err error
+	}
+	var run []string
 	for ds, steps := range plans {
-		if failed[ds] != nil || len(steps) == 0 {
-			continue
+		if failed[ds] == nil && len(steps) > 0 {
+			run = append(run, ds)
 		}
-		wg.Add(1)
+	}
+	out := make(chan outcome, len(run))
+	for _, ds := range run {
 		go func() {
-			defer wg.Done()
 			conn, err := e.connectors.Connector(ctx, ds)
 			if err == nil {
-				err = fn(ctx, conn, steps)
+				err = fn(ctx, conn, plans[ds])
 			}
-			if err != nil {
-				mu.Lock()
-				failed[ds] = err
-				mu.Unlock()
-			}
+			out <- outcome{ds, err}
 		}()
 	}
-	wg.Wait()
+	errs := map[string]error{}
+	for range run {
+		if o := <-out; o.err != nil {
+			errs[o.ds] = o.err
+		}
+	}
+	return errs
+}
+
+// apply erases one datastore's steps in one transaction: those that feed
+// other datastores (second) or the others (first).
+func (e *Engine) apply(ctx context.Context, conn lethe.Connector, steps []*planStep, second bool) error {
+	var todo []lethe.EraseStep
+	var idx []int
+	for i, ps := range steps {
+		if ps.n.feedsOthers != second || ps.step == nil {
+			continue
+		}
+		if ps.needsCount() && ps.result.Matched-ps.result.Held == 0 {
+			continue // counted: nothing to erase
+		}
+		todo = append(todo, *ps.step)
+		idx = append(idx, i)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	results, err := conn.Erase(ctx, todo)
+	if err != nil {
+		return err
+	}
+	for j, r := range results {
+		ps := steps[idx[j]]
+		ps.result.Rows = r.Rows
+		if !ps.needsCount() {
+			ps.result.Matched = r.Rows
+		}
+	}
+	return nil
 }
 
 // verification gathers what verifyDatastore found, across datastores.
@@ -506,14 +627,29 @@ func (v *verification) result(failed map[string]error) *Verification {
 func (e *Engine) verifyCollection(ctx context.Context, conn lethe.Connector, requestID string, ps *planStep, originals *fingerprints) (*Residual, int64, error) {
 	c := ps.n.c
 	allHeld := c.Hold != nil && c.Hold.Since == ""
-	if allHeld {
+	if allHeld || ps.blocked != "" {
 		return nil, 0, nil
+	}
+	matches := ps.matches
+	if ps.keys != nil && len(ps.keys.order) > 0 {
+		// The rows anonymised, by key: masking the column a request matched
+		// by must not hide a row from verification.
+		matches = append(slices.Clone(matches), lethe.Match{Column: c.PrimaryKeyColumn(), Values: ps.keys.values()})
+	}
+	// Identity columns hold the subject's values too, declared as fields
+	// or not.
+	checked := map[string]bool{}
+	for f := range c.Fields {
+		checked[f] = true
+	}
+	for _, col := range c.Identities {
+		checked[col] = true
 	}
 	res := Residual{Datastore: c.Datastore, Collection: c.Name}
 	bad := map[string]bool{}
-	var checked int64
-	err := conn.Find(ctx, lethe.FindParams{Collection: c, Matches: ps.matches, RequestID: requestID}, func(row lethe.Row) error {
-		checked++
+	var rows int64
+	err := conn.Find(ctx, lethe.FindParams{Collection: c, Matches: matches, RequestID: requestID}, func(row lethe.Row) error {
+		rows++
 		if ps.cutoff != nil {
 			v, _ := row.Get(ps.cutoff.Column)
 			if t, ok := asTime(v); !ok || !t.Before(ps.cutoff.Time) {
@@ -525,12 +661,19 @@ func (e *Engine) verifyCollection(ctx context.Context, conn lethe.Connector, req
 			return nil
 		}
 		found := false
-		for f := range c.Fields {
-			val, _ := row.Get(f)
-			if originals.has(val) {
-				bad[f] = true
-				found = true
+		for i, col := range row.Columns {
+			if !checked[col] {
+				continue
 			}
+			v := row.Values[i]
+			if !originals.has(v) {
+				continue
+			}
+			if out := ps.outputs[col]; out != nil && out.has(v) {
+				continue // what the mask wrote, equal to another original by chance
+			}
+			bad[col] = true
+			found = true
 		}
 		if found {
 			res.Rows++
@@ -538,16 +681,16 @@ func (e *Engine) verifyCollection(ctx context.Context, conn lethe.Connector, req
 		return nil
 	})
 	if err != nil {
-		return nil, checked, err
+		return nil, rows, err
 	}
 	if res.Rows == 0 {
-		return nil, checked, nil
+		return nil, rows, nil
 	}
 	for f := range bad {
 		res.Fields = append(res.Fields, f)
 	}
 	slices.Sort(res.Fields)
-	return &res, checked, nil
+	return &res, rows, nil
 }
 
 // fingerprints is a set of truncated SHA-256 digests of values: enough to

@@ -1,7 +1,6 @@
 package dsr
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -20,6 +19,10 @@ type node struct {
 	// keyColumns are the columns of this collection that some child refers
 	// to: the only values traversal keeps in memory.
 	keyColumns []string
+	// feedsOthers is true when rows of another datastore are found
+	// through this collection's rows, directly or through its children in
+	// its own datastore: erasure removes it only once those are erased.
+	feedsOthers bool
 }
 
 // edge is one reference, seen from its parent.
@@ -76,7 +79,25 @@ func newModel(cfg *lethe.Config) (*model, error) {
 			}
 		}
 	}
+	for _, n := range m.nodes {
+		m.markFeeds(n, map[*node]bool{})
+	}
 	return m, nil
+}
+
+// markFeeds computes n.feedsOthers (visiting guards reference cycles).
+func (m *model) markFeeds(n *node, visiting map[*node]bool) bool {
+	if n.feedsOthers || visiting[n] {
+		return n.feedsOthers
+	}
+	visiting[n] = true
+	for _, e := range n.children {
+		if e.child.c.Datastore != n.c.Datastore || m.markFeeds(e.child, visiting) {
+			n.feedsOthers = true
+			break
+		}
+	}
+	return n.feedsOthers
 }
 
 // after resolves an `after:` entry of n to a node.
@@ -88,11 +109,13 @@ func (m *model) after(n *node, name string) *node {
 }
 
 // eraseOrder returns the datastore's collections in the order erasure
-// applies them: a child before the parent it references, and a collection
-// after those its `after:` names. `after:` is a hard rule; a reference
-// edge that would close a cycle with it is dropped (the config validator
-// refuses cycles that no `after:` orders). Ties keep name order so plans
-// are stable.
+// applies them: a collection after those its `after:` names (a hard rule),
+// and a child before the parent it references unless that contradicts
+// the hard rules (the config validator refuses reference cycles that no
+// `after:` orders). Ties keep name order so plans are stable. `after:`
+// naming another datastore does not order anything here: datastores are
+// erased concurrently, and collections that other datastores are found
+// through wait for them anyway (see Erase).
 func (m *model) eraseOrder(datastore string) ([]*node, error) {
 	var nodes []*node
 	for _, n := range m.nodes {
@@ -100,57 +123,72 @@ func (m *model) eraseOrder(datastore string) ([]*node, error) {
 			nodes = append(nodes, n)
 		}
 	}
-	// before[x] lists the nodes that must come before x.
-	hard := map[*node][]*node{}
-	soft := map[*node][]*node{}
+	next := map[*node][]*node{}         // next[a]: nodes that come after a
+	precedes := func(a, b *node) bool { // is a already before b?
+		seen := map[*node]bool{}
+		stack := []*node{a}
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if x == b {
+				return true
+			}
+			if seen[x] {
+				continue
+			}
+			seen[x] = true
+			stack = append(stack, next[x]...)
+		}
+		return false
+	}
 	for _, n := range nodes {
 		for _, a := range n.c.After {
-			if p := m.after(n, a); p != nil && p.c.Datastore == datastore {
-				hard[n] = append(hard[n], p)
+			p := m.after(n, a)
+			if p == nil || p == n || p.c.Datastore != datastore {
+				continue
+			}
+			if precedes(n, p) {
+				return nil, lethe.Errorf(lethe.EINVALID, "erasure order of datastore %s: %s and %s are each after the other", datastore, n.path, p.path)
+			}
+			next[p] = append(next[p], n)
+		}
+	}
+	for _, n := range nodes {
+		for _, e := range n.children {
+			c := e.child
+			if c == n || c.c.Datastore != datastore || precedes(n, c) {
+				continue // self-reference, other datastore, or ordered otherwise by after:
+			}
+			if !precedes(c, n) {
+				next[c] = append(next[c], n)
 			}
 		}
-		for _, e := range n.children {
-			if e.child.c.Datastore == datastore && e.child != n {
-				soft[n] = append(soft[n], e.child) // the child goes first
-			}
+	}
+	indeg := map[*node]int{}
+	for _, n := range nodes {
+		for _, x := range next[n] {
+			indeg[x]++
 		}
 	}
 	order := make([]*node, 0, len(nodes))
-	state := map[*node]int{} // 0 new, 1 visiting, 2 done
-	var visit func(n *node, useSoft bool) error
-	visit = func(n *node, useSoft bool) error {
-		switch state[n] {
-		case 2:
-			return nil
-		case 1:
-			return errCycle
-		}
-		state[n] = 1
-		for _, p := range hard[n] {
-			if err := visit(p, useSoft); err != nil {
-				return fmt.Errorf("%s after %s: %w", n.path, p.path, err)
+	done := map[*node]bool{}
+	for len(order) < len(nodes) {
+		progressed := false
+		for _, n := range nodes { // name order among the ready ones
+			if done[n] || indeg[n] > 0 {
+				continue
 			}
-		}
-		if useSoft {
-			for _, c := range soft[n] {
-				if state[c] == 1 {
-					continue // a reference cycle that `after:` ordered: drop this edge
-				}
-				if err := visit(c, useSoft); err != nil {
-					return err
-				}
+			done[n] = true
+			order = append(order, n)
+			for _, x := range next[n] {
+				indeg[x]--
 			}
+			progressed = true
+			break
 		}
-		state[n] = 2
-		order = append(order, n)
-		return nil
-	}
-	for _, n := range nodes {
-		if err := visit(n, true); err != nil {
-			return nil, lethe.Errorf(lethe.EINVALID, "erasure order of datastore %s: %v", datastore, err)
+		if !progressed {
+			return nil, lethe.Errorf(lethe.EINVALID, "erasure order of datastore %s: a cycle", datastore)
 		}
 	}
 	return order, nil
 }
-
-var errCycle = fmt.Errorf("cycle")

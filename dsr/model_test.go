@@ -60,3 +60,40 @@ datastores:
 		t.Errorf("users: key columns %v, %d children; want [id] and 2", users.keyColumns, len(users.children))
 	}
 }
+
+// `after:` against a reference wins whatever the collections are called.
+func TestEraseOrderAfterOverridesAReference(t *testing.T) {
+	for _, parent := range []string{"users", "accounts"} {
+		t.Setenv("DSN", "postgres://x")
+		cfg, err := config.Parse([]byte(`
+controller: {name: Shop}
+purposes: [{id: orders, lawful_basis: contract}]
+datastores:
+  shop:
+    driver: postgres
+    dsn: ${DSN}
+    collections:
+      `+parent+`:
+        identities: {user_id: id}
+        fields: {email: {category: contact.email}}
+      orders:
+        references: {user_id: `+parent+`.id}
+        after: [`+parent+`]
+        fields: {note: {category: free_text}}
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := newModel(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order, err := m.eraseOrder("shop")
+		if err != nil {
+			t.Fatalf("parent %s: %v", parent, err)
+		}
+		if order[0].c.Name != parent {
+			t.Errorf("parent %s: order %s, %s; after: puts the parent first", parent, order[0].c.Name, order[1].c.Name)
+		}
+	}
+}

@@ -241,7 +241,7 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 				}
 			}
 			for _, ch := range o.n.children {
-				addMatch(ch.child, ch.childColumn, identityOf[ch.child][ch.childColumn], o.keys[ch.parentColumn])
+				addMatch(ch.child, ch.childColumn, identityOfColumn(ch.child.c, ch.childColumn), o.keys[ch.parentColumn])
 			}
 		}
 	}
@@ -267,6 +267,22 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// identityOfColumn is the identity type a collection declares for a
+// column, or "": service connectors name values by it.
+func identityOfColumn(c *lethe.Collection, col string) lethe.IdentityType {
+	types := make([]lethe.IdentityType, 0, len(c.Identities))
+	for t, ic := range c.Identities {
+		if ic == col {
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 {
+		return ""
+	}
+	slices.Sort(types)
+	return types[0]
 }
 
 // identityText is a key value as an identity value: text and integers.

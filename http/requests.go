@@ -86,9 +86,10 @@ func (s *Server) registerRequests() {
 		Summary: "The export package of a request",
 		Description: "The ZIP package of a completed access or portability request: data.json, one CSV per collection, " +
 			"report.html and information.json. 409 while the request runs; 404 for an erasure. The package holds the " +
-			"subject's personal data: deliver it to the subject only.",
+			"subject's personal data: deliver it to the subject only. Downloading it takes the scope that makes requests " +
+			"(`requests:write`), not the one that reads their status.",
 		Responses: map[string]*huma.Response{"200": {Description: "The package", Content: map[string]*huma.MediaType{"application/zip": {}}}},
-	}, lethe.ScopeRequestsRead, http.StatusNotFound, http.StatusConflict), s.requestExport)
+	}, lethe.ScopeRequestsWrite, http.StatusNotFound, http.StatusConflict), s.requestExport)
 }
 
 func requestResponse(r lethe.Request) RequestResponse {
