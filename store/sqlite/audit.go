@@ -135,24 +135,19 @@ func (s *Store) flushAudit(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	rest := a.pending
-	if len(rest) >= hashChunk {
-		multi := tx.StmtContext(ctx, s.st.hashInsertN)
-		args := make([]any, 0, 2*hashChunk)
-		for ; len(rest) >= hashChunk; rest = rest[hashChunk:] {
+	args := make([]any, 0, 2*hashChunks[0])
+	for i, n := range hashChunks {
+		if len(rest) < n {
+			continue
+		}
+		st := tx.StmtContext(ctx, s.st.hashInserts[i])
+		for ; len(rest) >= n; rest = rest[n:] {
 			args = args[:0]
-			for _, h := range rest[:hashChunk] {
+			for _, h := range rest[:n] {
 				args = append(args, h.Index, h.Hash[:])
 			}
-			if _, err := multi.ExecContext(ctx, args...); err != nil {
+			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return translate("append audit tree hashes", err)
-			}
-		}
-	}
-	if len(rest) > 0 {
-		one := tx.StmtContext(ctx, s.st.hashInsert)
-		for _, h := range rest {
-			if _, err := one.ExecContext(ctx, h.Index, h.Hash[:]); err != nil {
-				return translate("append audit tree hash", err)
 			}
 		}
 	}

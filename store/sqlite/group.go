@@ -29,8 +29,8 @@ import (
 // before changing anything (see refuse) fails alone without disturbing the
 // group.
 
-// A write that finds the writer idle and the queue empty runs at once in
-// its caller's goroutine, alone.
+// A write that finds no other write in flight runs at once in its
+// caller's goroutine, alone.
 
 // maxGroup bounds how many writes share a transaction (and so how long the
 // write lock is held at once).
@@ -90,10 +90,16 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 		s.closing.RUnlock()
 		return errClosed
 	}
-	// Fast path: nobody is writing and nothing is queued, so run here and
-	// spare the hand-off to the writer goroutine. Close waits for us (we
-	// hold closing).
-	if len(s.jobs) == 0 && s.writing.TryLock() {
+	// Fast path: no other write is in flight, so run here and spare the
+	// hand-off to the writer goroutine. Close waits for us (we hold
+	// closing). "In flight", not merely "nobody is writing": when a group
+	// commits, its callers are answered at once and queue their next
+	// writes at about the same time; the first of them back must not slip
+	// in alone while the writer goroutine gathers the others (that would
+	// turn every other commit into a lone one).
+	inflight := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	if inflight == 1 && len(s.jobs) == 0 && s.writing.TryLock() {
 		if len(s.jobs) == 0 {
 			s.runAlone(j)
 			s.writing.Unlock()

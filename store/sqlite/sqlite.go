@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -56,6 +57,13 @@ type Options struct {
 	// PollInterval is how often SubjectChanges looks for commits made by
 	// other processes. Defaults to 100ms.
 	PollInterval time.Duration
+	// WriterCacheMiB bounds the writer connection's page cache (SQLite
+	// fills it only as pages are used). Appends touch pages all over the
+	// consent state, the subject keys and the history index, keyed by
+	// random subject references: a cache that holds them spares a read per
+	// page, and unlike the readers' caches it survives this process's own
+	// commits. Defaults to 64.
+	WriterCacheMiB int
 }
 
 // Store is Lethe's state in one SQLite file, in WAL mode: one writer
@@ -81,6 +89,8 @@ type Store struct {
 	// writing is held by whoever runs a write transaction: the writer
 	// goroutine for a group, or a caller on the fast path.
 	writing sync.Mutex
+	// inflight counts the writes between entering write and returning.
+	inflight atomic.Int64
 	// hashes caches Merkle tree hashes this process wrote or read. Stored
 	// tree hashes never change (the table is append-only), so a cached
 	// value can never be stale; it saves the reads an append needs.
@@ -97,6 +107,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	syncLevel := strings.ToUpper(cmp.Or(opts.Synchronous, "NORMAL"))
 	if syncLevel != "NORMAL" && syncLevel != "FULL" {
 		return nil, lethe.FieldErrorf("synchronous", "must be NORMAL or FULL")
+	}
+	if opts.WriterCacheMiB < 0 {
+		return nil, lethe.FieldErrorf("writer_cache_mib", "must not be negative")
 	}
 	busy := cmp.Or(opts.BusyTimeout, 5*time.Second)
 	readers := cmp.Or(opts.MaxReaders, max(4, runtime.GOMAXPROCS(0)))
@@ -116,6 +129,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 	w := cloneValues(common)
 	w.Add("_pragma", "journal_mode(WAL)")
+	w.Add("_pragma", "cache_size(-"+strconv.Itoa(1024*cmp.Or(opts.WriterCacheMiB, 64))+")")
 	// The single writer connection makes every transaction BEGIN
 	// IMMEDIATE: it takes the write lock up front, so a transaction never
 	// fails half-way with SQLITE_BUSY when another process writes.

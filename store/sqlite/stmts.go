@@ -16,8 +16,8 @@ type writerStmts struct {
 	headGet     *sql.Stmt
 	headSet     *sql.Stmt
 	hashGet     *sql.Stmt
-	hashInsert  *sql.Stmt
-	hashInsertN *sql.Stmt // hashChunk rows at once
+	// hashInserts[i] inserts hashChunks[i] tree hashes at once.
+	hashInserts [len(hashChunks)]*sql.Stmt
 	entryInsert *sql.Stmt
 	keyActive   *sql.Stmt
 	keyNextGen  *sql.Stmt
@@ -29,9 +29,11 @@ type writerStmts struct {
 	readKeyLatest *sql.Stmt
 }
 
-// hashChunk is how many tree hashes one multi-row INSERT writes; a group
-// of appends writes about two per entry.
-const hashChunk = 16
+// hashChunks are the row counts of the multi-row INSERTs that write tree
+// hashes: any number of them takes at most one statement per size (plus
+// repeats of the largest), where a statement costs about as much as the
+// rows it writes. A group of appends writes about two per entry.
+var hashChunks = [...]int{32, 16, 8, 4, 2, 1}
 
 const (
 	sqlEventInsert = `INSERT INTO consent_events
@@ -57,11 +59,13 @@ const (
 	sqlKeyLatest  = `SELECT ` + subjectKeyColumns + ` FROM subject_keys WHERE subject_ref = ? ORDER BY generation DESC LIMIT 1`
 	// A key that comes with consent events is stored only as the
 	// generation right after the newest one, and only while the subject
-	// has no active key (ON CONFLICT covers the partial unique index on
-	// active keys and the primary key): otherwise nothing is inserted.
+	// has no active key: otherwise nothing is inserted. This, under the
+	// write lock, is what keeps a subject to one active key (see migration
+	// 00011).
 	sqlKeyAppend = `INSERT INTO subject_keys (subject_ref, generation, wrapped, created_at)
- SELECT ?1, ?2, ?3, ?4 WHERE (SELECT COALESCE(MAX(generation), 0) FROM subject_keys WHERE subject_ref = ?1) = ?2 - 1
- ON CONFLICT DO NOTHING`
+ SELECT ?1, ?2, ?3, ?4
+ WHERE (SELECT COALESCE(MAX(generation), 0) FROM subject_keys WHERE subject_ref = ?1) = ?2 - 1
+   AND NOT EXISTS (SELECT 1 FROM subject_keys WHERE subject_ref = ?1 AND shredded_at IS NULL)`
 	sqlEntryInsert = `INSERT INTO audit_entries
  (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -86,8 +90,6 @@ func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
 		{&w.headGet, sqlHeadGet},
 		{&w.headSet, sqlHeadSet},
 		{&w.hashGet, sqlHashGet},
-		{&w.hashInsert, sqlHashInsert},
-		{&w.hashInsertN, sqlHashInsert + strings.Repeat(", (?, ?)", hashChunk-1)},
 		{&w.entryInsert, sqlEntryInsert},
 		{&w.keyActive, sqlKeyActive},
 		{&w.keyNextGen, sqlKeyNextGen},
@@ -100,12 +102,24 @@ func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
 		}
 		*p.dst = st
 	}
+	for i, n := range hashChunks {
+		st, err := db.PrepareContext(ctx, sqlHashInsert+strings.Repeat(", (?, ?)", n-1))
+		if err != nil {
+			return err
+		}
+		w.hashInserts[i] = st
+	}
 	return nil
 }
 
 func (w *writerStmts) close() {
-	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet, w.hashInsert, w.hashInsertN,
+	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet,
 		w.entryInsert, w.keyActive, w.keyNextGen, w.keyInsert, w.keyAppend, w.readKeyActive, w.readKeyLatest} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+	for _, st := range w.hashInserts {
 		if st != nil {
 			_ = st.Close()
 		}
