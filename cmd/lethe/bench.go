@@ -35,7 +35,7 @@ func benchConfig() *lethe.Config {
 
 func newBenchCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Reproducible benchmarks, reported as ratios against baselines measured in the same run"}
-	var n, writers, checks, subjects, conns int
+	var n, writers, rounds, checks, subjects, conns int
 	var dur time.Duration
 	consentCmd := &cobra.Command{
 		Use:   "consent",
@@ -46,12 +46,13 @@ func newBenchCmd(g *globals) *cobra.Command {
 			"database given (its tables get benchmark rows: give a scratch database).",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, n, writers, checks, subjects, conns, dur)
+			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, n, writers, rounds, checks, subjects, conns, dur)
 		},
 	}
 	f := consentCmd.Flags()
 	f.IntVar(&n, "appends", 3000, "events appended per ledger measurement (new subjects, returning subjects), and rows per raw baseline run")
 	f.IntVar(&writers, "writers", 8, "concurrent appenders in the second append measurement (as a server's request goroutines); the raw baseline runs with as many")
+	f.IntVar(&rounds, "rounds", 5, "rounds each append measurement is split into, raw and ledger alternating")
 	f.IntVar(&checks, "checks", 1_000_000, "in-process checks")
 	f.IntVar(&subjects, "subjects", 1000, "distinct subjects checked")
 	f.IntVar(&conns, "connections", 2*runtime.GOMAXPROCS(0), "concurrent HTTP connections")
@@ -96,7 +97,7 @@ func concurrently(n, writers int, fn func(i int) error) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, writers, checks, subjects, conns int, dur time.Duration) error {
+func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, writers, rounds, checks, subjects, conns int, dur time.Duration) error {
 	dir, err := os.MkdirTemp("", "lethe-bench-")
 	if err != nil {
 		return err
@@ -121,7 +122,8 @@ func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, write
 	// 1. Append vs raw insert, first from one writer, then from several
 	// (as a server's request goroutines append). A new subject costs a
 	// data key; a returning subject's key is cached. Raw and ledger runs
-	// alternate so that drift (disk caches, a neighbour's load) hits both.
+	// alternate in short rounds so that drift (disk caches, a neighbour's
+	// load on a shared machine) hits both alike.
 	var seq atomic.Int64
 	record := func(subject string) error {
 		_, err := a.Consent.Record(ctx, consent.RecordParams{
@@ -136,7 +138,8 @@ func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, write
 			return err
 		}
 	}
-	n = max(n, 2)
+	rounds = max(rounds, 1)
+	chunk := max(n/rounds, 1)
 	type appendRow struct {
 		writers               int
 		raw, fresh, returning float64 // events per second
@@ -146,31 +149,32 @@ func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, write
 		if nw == 1 && len(rows) > 0 {
 			break
 		}
-		row := appendRow{writers: nw}
-		var rawTime time.Duration
-		for _, returning := range []bool{false, true} {
-			d, err := raw.RawInsertBaseline(ctx, n, nw)
-			if err != nil {
-				return err
-			}
-			rawTime += d
-			d, err = concurrently(n, nw, func(i int) error {
-				if returning {
-					return record(fmt.Sprintf("returning-%d", i%100))
+		var rawTime, freshTime, returningTime time.Duration
+		for range rounds {
+			for _, returning := range []bool{false, true} {
+				d, err := raw.RawInsertBaseline(ctx, chunk, nw)
+				if err != nil {
+					return err
 				}
-				return record(fmt.Sprintf("new-%d", seq.Add(1)))
-			})
-			if err != nil {
-				return err
-			}
-			if returning {
-				row.returning = float64(n) / d.Seconds()
-			} else {
-				row.fresh = float64(n) / d.Seconds()
+				rawTime += d
+				d, err = concurrently(chunk, nw, func(i int) error {
+					if returning {
+						return record(fmt.Sprintf("returning-%d", i%100))
+					}
+					return record(fmt.Sprintf("new-%d", seq.Add(1)))
+				})
+				if err != nil {
+					return err
+				}
+				if returning {
+					returningTime += d
+				} else {
+					freshTime += d
+				}
 			}
 		}
-		row.raw = float64(2*n) / rawTime.Seconds()
-		rows = append(rows, row)
+		total := float64(rounds * chunk)
+		rows = append(rows, appendRow{writers: nw, raw: 2 * total / rawTime.Seconds(), fresh: total / freshTime.Seconds(), returning: total / returningTime.Seconds()})
 	}
 
 	// 2. In-process check, warm cache, many subjects.
