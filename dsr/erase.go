@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -197,57 +198,12 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 			originals.add(n.Value)
 		}
 	}
-	merge := func(errs map[string]error) {
-		for ds, err := range errs {
-			failed[ds] = err
-		}
-	}
-	merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-		return eachStep(steps, func(ps *planStep) error {
-			if !p.DryRun && !ps.needsCount() {
-				return nil // a plain delete counts what it deletes
-			}
-			return e.count(ctx, conn, p.RequestID, ps, originals)
-		})
-	}))
-
-	if !p.DryRun {
-		// Phase one erases every collection whose rows no other
-		// datastore's collection is found through. Phase two erases the
-		// others (users, whose ids lead to analytics events elsewhere)
-		// only once every datastore succeeded: had one failed, a retry
-		// would no longer find its rows through them.
-		merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-			return e.apply(ctx, conn, steps, false)
-		}))
-		if len(failed) == 0 {
-			merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-				return e.apply(ctx, conn, steps, true)
-			}))
-		} else {
-			var waiting []string
-			for ds := range failed {
-				waiting = append(waiting, ds)
-			}
-			slices.Sort(waiting)
-			for _, steps := range plans {
-				for _, ps := range steps {
-					if ps.n.feedsOthers && ps.step != nil {
-						ps.blocked = "kept until " + strings.Join(waiting, ", ") + " can be erased, so that a retry still finds the rows there through these"
-					}
-				}
-			}
-		}
+	checks := &verification{skipped: map[string]bool{}}
+	for ds, err := range e.run(ctx, p, plans, failed, originals, checks) {
+		failed[ds] = err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	checks := &verification{skipped: map[string]bool{}}
-	if !p.DryRun {
-		merge(e.perDatastore(ctx, plans, failed, func(ctx context.Context, conn lethe.Connector, steps []*planStep) error {
-			e.verifyDatastore(ctx, conn, p.RequestID, steps, originals, checks)
-			return nil
-		}))
 	}
 
 	for _, ds := range e.model.datastores {
@@ -510,36 +466,94 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02",
 }
 
-// perDatastore runs fn on each datastore's steps concurrently, skipping
-// the datastores that already failed, and returns those that fail now.
-// failed is only read, before any goroutine starts.
-func (e *Engine) perDatastore(ctx context.Context, plans map[string][]*planStep, failed map[string]error, fn func(context.Context, lethe.Connector, []*planStep) error) map[string]error {
-	type outcome struct {
-		ds  string
-		err error
-	}
-	var run []string
+// run counts, erases and verifies, per datastore concurrently, and
+// returns the datastores that failed. Each datastore goes on as soon as
+// it can: count, then the first erasure phase (every collection whose
+// rows no other datastore's rows are found through), then the second
+// (the others, such as users whose ids lead to analytics events
+// elsewhere) only once every datastore finished its first phase without
+// failing, since a retry after a failure must still find those rows
+// through them; then verification, once every datastore has counted
+// (the originals it looks for come from all of them).
+func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*planStep, failed map[string]error, originals *fingerprints, checks *verification) map[string]error {
+	var datastores []string
 	for ds, steps := range plans {
 		if failed[ds] == nil && len(steps) > 0 {
-			run = append(run, ds)
+			datastores = append(datastores, ds)
 		}
 	}
-	out := make(chan outcome, len(run))
-	for _, ds := range run {
+	slices.Sort(datastores)
+	var (
+		mu           sync.Mutex
+		errs         = map[string]error{}
+		counted      sync.WaitGroup
+		firstDone    sync.WaitGroup
+		all          sync.WaitGroup
+		firstFailed  = len(failed) > 0
+		failedStores = slices.Sorted(maps.Keys(failed))
+	)
+	fail := func(ds string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs[ds] = err
+		if !firstFailed {
+			firstFailed = true
+		}
+		failedStores = append(failedStores, ds)
+	}
+	counted.Add(len(datastores))
+	firstDone.Add(len(datastores))
+	all.Add(len(datastores))
+	for _, ds := range datastores {
+		steps := plans[ds]
 		go func() {
+			defer all.Done()
+			countedOnce, firstOnce := sync.OnceFunc(counted.Done), sync.OnceFunc(firstDone.Done)
+			defer countedOnce()
+			defer firstOnce()
 			conn, err := e.connectors.Connector(ctx, ds)
 			if err == nil {
-				err = fn(ctx, conn, plans[ds])
+				err = eachStep(steps, func(ps *planStep) error {
+					if !p.DryRun && !ps.needsCount() {
+						return nil // a plain delete counts what it deletes
+					}
+					return e.count(ctx, conn, p.RequestID, ps, originals)
+				})
 			}
-			out <- outcome{ds, err}
+			countedOnce()
+			if err == nil && !p.DryRun {
+				err = e.apply(ctx, conn, steps, false)
+			}
+			if err != nil {
+				fail(ds, err)
+				return
+			}
+			firstOnce()
+			if p.DryRun {
+				return
+			}
+			if slices.ContainsFunc(steps, func(ps *planStep) bool { return ps.n.feedsOthers && ps.step != nil }) {
+				firstDone.Wait()
+				mu.Lock()
+				blocked, waiting := firstFailed, slices.Clone(failedStores)
+				mu.Unlock()
+				if blocked {
+					slices.Sort(waiting)
+					for _, ps := range steps {
+						if ps.n.feedsOthers && ps.step != nil {
+							ps.blocked = "kept until " + strings.Join(slices.Compact(waiting), ", ") + " can be erased, so that a retry still finds the rows there through these"
+						}
+					}
+				} else if err := e.apply(ctx, conn, steps, true); err != nil {
+					fail(ds, err)
+					return
+				}
+			}
+			counted.Wait()
+			e.verifyDatastore(ctx, conn, p.RequestID, steps, originals, checks)
 		}()
 	}
-	errs := map[string]error{}
-	for range run {
-		if o := <-out; o.err != nil {
-			errs[o.ds] = o.err
-		}
-	}
+	all.Wait()
 	return errs
 }
 
