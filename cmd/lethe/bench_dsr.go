@@ -154,7 +154,7 @@ func benchDSR(ctx context.Context, stdout, stderr io.Writer, o benchDSROptions) 
 	// Subjects with an account, spread over the estate; the ones with the
 	// fixed awkward identities are left out so that every sample is alike.
 	var picks []demo.Subject
-	step := max(1, o.subjects/(4*o.samples+8))
+	step := max(1, o.subjects/(5*o.samples+8)) // every tenth subject has no account
 	for i := 11; len(picks) < 4*o.samples && i <= o.subjects; i += step {
 		if s := demo.SampleSubject(o.seed, i); s.HasAccount() {
 			picks = append(picks, s)
