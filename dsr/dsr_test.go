@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite"
 
 	"github.com/lethe-privacy/lethe"
@@ -38,6 +39,8 @@ type estate struct {
 	analytics  *sql.DB
 	support    *sql.DB
 	supportDSN string
+	redis      *redis.Client
+	prefix     string
 	now        time.Time
 }
 
@@ -90,6 +93,15 @@ datastores:
         fields:
           email: {category: contact.email}
           body: {category: free_text}
+  sessions:
+    driver: redis
+    url: ${SESSIONS_URL}
+    collections:
+      sessions:
+        key: "${SESSIONS_PREFIX}session:{user_id}"
+        references: {user_id: shop.users.id}
+        fields:
+          value: {category: online.identifier}
 `
 
 // subjects of the estate: 1 and 2 have accounts, 3 only wrote a ticket.
@@ -176,6 +188,18 @@ func newEstate(t testing.TB) *estate {
 	t.Setenv("SHOP_DSN", shopURL)
 	t.Setenv("ANALYTICS_DSN", analyticsDSN)
 	t.Setenv("SUPPORT_DSN", e.supportDSN)
+	redisURL, prefix := testenv.RedisPrefix(t)
+	ropts, _ := redis.ParseURL(redisURL)
+	e.redis = redis.NewClient(ropts)
+	t.Cleanup(func() { e.redis.Close() })
+	e.prefix = prefix
+	for _, s := range subjects[:2] {
+		if err := e.redis.HSet(ctx, fmt.Sprintf("%ssession:%d", prefix, s.id), "ip", fmt.Sprintf("203.0.113.%d", s.id), "user_agent", "Mozilla/5.0").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SESSIONS_URL", redisURL)
+	t.Setenv("SESSIONS_PREFIX", prefix)
 	cfg, err := config.Parse([]byte(estateYAML), "estate.yaml")
 	if err != nil {
 		t.Fatalf("parse estate config: %v", err)
@@ -314,7 +338,7 @@ func TestAccessExportsExactlyTheSubjectsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := readZip(t, buf.Bytes())
-	for _, name := range []string{"data.json", "report.html", "information.json", "csv/shop.users.csv", "csv/shop.orders.csv", "csv/shop.order_items.csv", "csv/analytics.events.csv", "csv/support.tickets.csv"} {
+	for _, name := range []string{"data.json", "report.html", "information.json", "csv/shop.users.csv", "csv/shop.orders.csv", "csv/shop.order_items.csv", "csv/analytics.events.csv", "csv/support.tickets.csv", "csv/sessions.sessions.csv"} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("package lacks %s (has %v)", name, keys(files))
 		}
@@ -340,8 +364,11 @@ func TestAccessExportsExactlyTheSubjectsRows(t *testing.T) {
 	if got := data.Datastores["shop"]["users"].Categories["email"]; got != "contact.email" {
 		t.Errorf("users.email labelled %q, want contact.email", got)
 	}
-	if res.Rows != int64(1+3+6+4+1) {
-		t.Errorf("result counts %d rows, want 15", res.Rows)
+	if res.Rows != int64(1+3+6+4+1+1) {
+		t.Errorf("result counts %d rows, want 16", res.Rows)
+	}
+	if s := data.Datastores["sessions"]["sessions"].Rows; len(s) != 1 || s[0]["key"] != e.prefix+"session:1" {
+		t.Errorf("sessions in the export: %v, want the subject's session key", s)
 	}
 	if !bytes.Contains(files["report.html"], []byte("Jane O&#39;Roe")) {
 		t.Errorf("report.html does not show the subject's name, escaped")
@@ -435,6 +462,9 @@ func TestEraseRemovesTheSubjectAndNothingElse(t *testing.T) {
 	}
 	if n := len(rows(t, e.support, `SELECT 1 FROM tickets WHERE user_id = 1 OR email = 'Jane.Roe@Example.com'`)); n != 0 {
 		t.Errorf("%d tickets of the subject remain", n)
+	}
+	if n, _ := e.redis.Exists(context.Background(), e.prefix+"session:1", e.prefix+"session:2").Result(); n != 1 {
+		t.Errorf("%d of the two session keys exist after erasing subject 1, want only the other subject's", n)
 	}
 	// The hold: recent orders are kept as they were, the old one is anonymised.
 	kept := rows(t, e.shop, `SELECT shipping_name FROM orders WHERE user_id = 1 AND created_at >= $1`, e.now.AddDate(-10, 0, 0))
