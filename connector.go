@@ -62,6 +62,11 @@ type Match struct {
 	// from the request's identities (empty for a reference). Service
 	// connectors (webhook) use it to name what they were given.
 	Identity IdentityType `json:"identity,omitempty"`
+	// FoldCase compares text ignoring case: the column is listed under
+	// the collection's case_insensitive, and Values are lower-case. SQL
+	// connectors compare lower(column); an index on lower(column) keeps
+	// that fast. Key-value connectors ignore it (keys are literal).
+	FoldCase bool `json:"fold_case,omitempty"`
 }
 
 // FindParams selects rows of one collection.

@@ -91,6 +91,11 @@ type Collection struct {
 	// After lists collections ([datastore.]collection) to erase before
 	// this one, beyond what references already order.
 	After []string `yaml:"after,omitempty" json:"after,omitempty"`
+	// CaseInsensitive lists identity columns whose values are compared
+	// ignoring case (e-mail addresses stored as people typed them):
+	// Jane@Example.com is then found by jane@example.com. Give such a
+	// column an index on lower(column), or each request scans the table.
+	CaseInsensitive []string `yaml:"case_insensitive,omitempty" json:"case_insensitive,omitempty"`
 	// Ignore lists columns known to hold no personal data (order totals,
 	// SKUs), so that `lethe datamap check --strict` can refuse columns
 	// nobody has classified yet.

@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -350,6 +351,15 @@ func (m *dataMap) checkCollection(d *lethe.Datastore, c *lethe.Collection) {
 	}
 	if c.Hold != nil {
 		m.identifier(at+".hold.since", c.Hold.Since)
+	}
+	for i, col := range c.CaseInsensitive {
+		cat := itemPath(at+".case_insensitive", i)
+		if col == "" || !m.identifier(cat, col) {
+			continue
+		}
+		if !slices.Contains(slices.Collect(maps.Values(c.Identities)), col) {
+			p.add(cat, p.lineOf(cat), "%s is not an identity column of this collection: case_insensitive lists columns under identities:", col)
+		}
 	}
 	for i, col := range c.Ignore {
 		iat := itemPath(at+".ignore", i)

@@ -124,6 +124,8 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 	all := map[*node]map[string]*valueSet{} // every match value per column
 	identityOf := map[*node]map[string]lethe.IdentityType{}
 
+	var folded []foldedMatch
+	foldedOf := map[*node][]lethe.Match{}
 	addMatch := func(n *node, col string, id lethe.IdentityType, vals []any) {
 		cols := all[n]
 		if cols == nil {
@@ -158,12 +160,26 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 		}
 		slices.Sort(types)
 		for _, t := range types {
-			if vals := idVals[t]; len(vals) > 0 {
-				addMatch(n, n.c.Identities[t], t, vals)
+			vals := idVals[t]
+			if len(vals) == 0 {
+				continue
 			}
+			col := n.c.Identities[t]
+			if slices.Contains(n.c.CaseInsensitive, col) {
+				folded = append(folded, foldedMatch{n, col, t, lowered(vals)})
+				continue
+			}
+			addMatch(n, col, t, vals)
 		}
 	}
 
+	// Case-insensitive identity columns get a match of their own (lower-
+	// cased values, FoldCase): the connector compares lower(column).
+	for _, f := range folded {
+		m := lethe.Match{Column: f.col, Values: f.vals, Identity: f.t, FoldCase: true}
+		pending[f.n] = append(pending[f.n], m)
+		foldedOf[f.n] = append(foldedOf[f.n], m)
+	}
 	for len(pending) > 0 {
 		round := pending
 		pending = map[*node][]lethe.Match{}
@@ -246,6 +262,9 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 		}
 	}
 
+	for n, ms := range foldedOf {
+		res.matches[n] = append(res.matches[n], ms...)
+	}
 	for n, cols := range all {
 		names := make([]string, 0, len(cols))
 		for c := range cols {
@@ -267,6 +286,25 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// foldedMatch is an identity match on a case-insensitive column.
+type foldedMatch struct {
+	n    *node
+	col  string
+	t    lethe.IdentityType
+	vals []any
+}
+
+// lowered returns the text values lower-cased, once each.
+func lowered(vals []any) []any {
+	s := newValueSet()
+	for _, v := range vals {
+		if text, ok := v.(string); ok {
+			s.add(strings.ToLower(text))
+		}
+	}
+	return s.values()
 }
 
 // identityOfColumn is the identity type a collection declares for a

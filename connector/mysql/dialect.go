@@ -194,6 +194,12 @@ func (dialect) Match(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.
 	return sqlconn.In(quoted, vals, p)
 }
 
+// MatchFold compares the lower-cased column as bytes, so that the
+// collation cannot also equate accented letters.
+func (dialect) MatchFold(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.Params) string {
+	return sqlconn.In("CAST(CONVERT(LOWER("+quoted+") USING utf8mb4) AS BINARY)", vals, p)
+}
+
 // Changed is empty: MySQL reports the rows an UPDATE changed, not those it
 // matched (the connection does not ask for found rows).
 func (dialect) Changed(a, b string) string { return "" }

@@ -181,6 +181,12 @@ func (dialect) Match(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.
 	return sqlconn.In(quoted, vals, p)
 }
 
+// MatchFold compares lower(column) as text (citext too); an index on
+// lower(column) serves it.
+func (dialect) MatchFold(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.Params) string {
+	return sqlconn.In("lower("+quoted+"::text)", vals, p)
+}
+
 func (dialect) Changed(a, b string) string { return a + " IS DISTINCT FROM " + b }
 
 func (dialect) Before(col *sqlconn.Column, quoted string, t time.Time, p *sqlconn.Params) (string, error) {

@@ -199,6 +199,22 @@ func (dialect) Match(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.
 	return sqlconn.In(quoted, vals, p)
 }
 
+// MatchFold compares lower(column) as bytes. SQLite's lower() folds ASCII
+// letters only: a column holding upper-case non-ASCII letters is not
+// folded for them.
+func (dialect) MatchFold(col *sqlconn.Column, quoted string, vals []any, p *sqlconn.Params) string {
+	var b strings.Builder
+	b.WriteString("CAST(lower(" + quoted + ") AS BLOB) IN (")
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("CAST(" + p.Add(v) + " AS BLOB)")
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
 func (dialect) Changed(a, b string) string { return a + " IS NOT " + b }
 
 // Before compares times however the application stored them: numbers as

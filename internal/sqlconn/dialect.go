@@ -36,6 +36,10 @@ type Dialect interface {
 	// comparing exactly: a case- or accent-insensitive collation must not
 	// let one person's identity select another's rows.
 	Match(col *Column, quoted string, vals []any, p *Params) string
+	// MatchFold writes "the text column, lower-cased, holds one of vals"
+	// (vals are lower-case), comparing the lower-cased bytes exactly:
+	// case is ignored, accents are not.
+	MatchFold(col *Column, quoted string, vals []any, p *Params) string
 	// Changed returns a predicate true when the stored column a differs
 	// from the new value b (NULLs compared as values), or "" when the
 	// database itself counts only rows whose values changed (MySQL).

@@ -132,6 +132,8 @@ type cond struct {
 	col    *Column
 	quoted string
 	vals   []any
+	// fold compares lower(column) with lower-case values.
+	fold bool
 }
 
 // conditions merges the matches by column and coerces their values,
@@ -146,13 +148,25 @@ func (e *Engine) conditions(c *lethe.Collection, t *Table, matches []lethe.Match
 		if err != nil {
 			return nil, err
 		}
-		i, ok := byColumn[col.Name]
+		fold := m.FoldCase && col.Kind == lethe.KindText
+		ckey := col.Name
+		if fold {
+			ckey += "\x00fold"
+		}
+		i, ok := byColumn[ckey]
 		if !ok {
 			i = len(conds)
-			byColumn[col.Name] = i
-			conds = append(conds, cond{col: col, quoted: e.d.QuoteIdent(col.Name)})
+			byColumn[ckey] = i
+			conds = append(conds, cond{col: col, quoted: e.d.QuoteIdent(col.Name), fold: fold})
 		}
 		for _, v := range m.Values {
+			if fold {
+				text, isText := v.(string)
+				if !isText {
+					continue
+				}
+				v = strings.ToLower(text)
+			}
 			cv, ok := Coerce(col.Kind, v)
 			if !ok || cv == nil { // NULL is never IN a list
 				continue
@@ -160,7 +174,7 @@ func (e *Engine) conditions(c *lethe.Collection, t *Table, matches []lethe.Match
 			if cv, ok = e.d.Fit(col, cv); !ok {
 				continue
 			}
-			key = appendKey(append(key[:0], col.Name...), cv)
+			key = appendKey(append(key[:0], ckey...), cv)
 			if _, dup := seen[string(key)]; dup {
 				continue
 			}
@@ -187,7 +201,7 @@ func pack(conds []cond, limit int) [][]cond {
 		vals := cd.vals
 		for len(vals) > 0 {
 			take := min(len(vals), limit-n)
-			cur = append(cur, cond{col: cd.col, quoted: cd.quoted, vals: vals[:take]})
+			cur = append(cur, cond{col: cd.col, quoted: cd.quoted, vals: vals[:take], fold: cd.fold})
 			vals = vals[take:]
 			n += take
 			if n == limit {
@@ -208,6 +222,10 @@ func (e *Engine) where(b *strings.Builder, chunk []cond, p *Params) {
 	for i, cd := range chunk {
 		if i > 0 {
 			b.WriteString(" OR ")
+		}
+		if cd.fold {
+			b.WriteString(e.d.MatchFold(cd.col, cd.quoted, cd.vals, p))
+			continue
 		}
 		b.WriteString(e.d.Match(cd.col, cd.quoted, cd.vals, p))
 	}
