@@ -360,11 +360,11 @@ func TestAccessExportsExactlyTheSubjectsRows(t *testing.T) {
 		t.Fatalf("data.json: %v", err)
 	}
 	want := map[string][]string{
-		"shop.users":       column(rows(t, e.shop, `SELECT id FROM users WHERE id = 1`), 0),
-		"shop.orders":      column(rows(t, e.shop, `SELECT id FROM orders WHERE user_id = 1`), 0),
-		"shop.order_items": column(rows(t, e.shop, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.user_id = 1`), 0),
-		"analytics.events": column(rows(t, e.analytics, `SELECT id FROM events WHERE user_id = 1`), 0),
-		"support.tickets":  column(rows(t, e.support, `SELECT id FROM tickets WHERE user_id = 1 OR email = 'Jane.Roe@Example.com'`), 0),
+		"shop.users":            column(rows(t, e.shop, `SELECT id FROM users WHERE id = 1`), 0),
+		"shop.orders":           column(rows(t, e.shop, `SELECT id FROM orders WHERE user_id = 1`), 0),
+		"shop.order_items":      column(rows(t, e.shop, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.user_id = 1`), 0),
+		"analytics.events":      column(rows(t, e.analytics, `SELECT id FROM events WHERE user_id = 1`), 0),
+		"support.tickets":       column(rows(t, e.support, `SELECT id FROM tickets WHERE user_id = 1 OR email = 'Jane.Roe@Example.com'`), 0),
 		"analytics.subscribers": {"1"},
 	}
 	for path, wantIDs := range want {
