@@ -115,6 +115,14 @@ type EraseStep struct {
 	Before *Cutoff
 	// RequestID identifies the request for service connectors.
 	RequestID string
+	// Await, when set, is called right before the step is applied (in
+	// the transaction, after the steps before it). When it returns an
+	// error, this step and the ones after it are not applied: the
+	// connector keeps (commits) the steps before, marks the others
+	// Skipped, and Erase returns no error. The engine uses it to erase a
+	// parent only once the other datastores erased the rows found through
+	// it, without a second transaction.
+	Await func(ctx context.Context) error
 }
 
 // Cutoff selects rows whose Column holds a time before Time.
@@ -127,6 +135,9 @@ type Cutoff struct {
 type EraseStepResult struct {
 	// Rows is how many rows were deleted or anonymised.
 	Rows int64 `json:"rows"`
+	// Skipped is true when the step's Await (or an earlier step's)
+	// refused it: nothing was done.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Mask rewrites one value of a field when a row is anonymised. Package

@@ -78,6 +78,12 @@ func (f Funcs) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe.Eras
 	}
 	out := make([]lethe.EraseStepResult, len(steps))
 	for i, s := range steps {
+		if s.Await != nil && s.Await(ctx) != nil {
+			for j := i; j < len(steps); j++ {
+				out[j].Skipped = true
+			}
+			break
+		}
 		q := query(s.RequestID, s.Collection, s.Matches)
 		q.Anonymise = s.Action == lethe.EraseAnonymise
 		q.Masks = s.Masks

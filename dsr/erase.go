@@ -141,6 +141,9 @@ type planStep struct {
 	// blocked says why the step was not run (it waits for another
 	// datastore), or is empty.
 	blocked string
+	// skipped is set when the connector did not apply the step (its gate
+	// stayed closed).
+	skipped bool
 }
 
 // maxOriginals bounds the fingerprints of original values verification
@@ -468,13 +471,14 @@ var timeLayouts = []string{
 
 // run counts, erases and verifies, per datastore concurrently, and
 // returns the datastores that failed. Each datastore goes on as soon as
-// it can: count, then the first erasure phase (every collection whose
-// rows no other datastore's rows are found through), then the second
-// (the others, such as users whose ids lead to analytics events
-// elsewhere) only once every datastore finished its first phase without
-// failing, since a retry after a failure must still find those rows
-// through them; then verification, once every datastore has counted
-// (the originals it looks for come from all of them).
+// it can: it counts, then erases in one transaction. The collections that
+// other datastores' rows are found through (users, whose ids lead to
+// analytics events elsewhere) come last in that transaction, behind a
+// gate: they are erased only once every datastore has applied its other
+// steps without failing, since a retry after a failure must still find
+// those rows through them; otherwise they are kept and the transaction
+// commits the rest. Verification follows once every datastore has
+// counted (the originals it looks for come from all of them).
 func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*planStep, failed map[string]error, originals *fingerprints, checks *verification) map[string]error {
 	var datastores []string
 	for ds, steps := range plans {
@@ -496,9 +500,7 @@ func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*pla
 		mu.Lock()
 		defer mu.Unlock()
 		errs[ds] = err
-		if !firstFailed {
-			firstFailed = true
-		}
+		firstFailed = true
 		failedStores = append(failedStores, ds)
 	}
 	counted.Add(len(datastores))
@@ -521,34 +523,35 @@ func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*pla
 				})
 			}
 			countedOnce()
-			if err == nil && !p.DryRun {
-				err = e.apply(ctx, conn, steps, false)
-			}
 			if err != nil {
 				fail(ds, err)
 				return
 			}
-			firstOnce()
 			if p.DryRun {
 				return
 			}
-			if slices.ContainsFunc(steps, func(ps *planStep) bool { return ps.n.feedsOthers && ps.step != nil }) {
+			var waiting string
+			gate := func(context.Context) error {
+				firstOnce() // this datastore's other steps are applied
 				firstDone.Wait()
 				mu.Lock()
-				blocked, waiting := firstFailed, slices.Clone(failedStores)
-				mu.Unlock()
-				if blocked {
-					slices.Sort(waiting)
-					for _, ps := range steps {
-						if ps.n.feedsOthers && ps.step != nil {
-							ps.blocked = "kept until " + strings.Join(slices.Compact(waiting), ", ") + " can be erased, so that a retry still finds the rows there through these"
-						}
-					}
-				} else if err := e.apply(ctx, conn, steps, true); err != nil {
-					fail(ds, err)
-					return
+				defer mu.Unlock()
+				if firstFailed {
+					waiting = strings.Join(slices.Compact(slices.Sorted(slices.Values(failedStores))), ", ")
+					return errGateClosed
+				}
+				return nil
+			}
+			if err := e.apply(ctx, conn, steps, gate); err != nil {
+				fail(ds, err)
+				return
+			}
+			for _, ps := range steps {
+				if ps.skipped {
+					ps.blocked = "kept until " + waiting + " can be erased, so that a retry still finds the rows there through these"
 				}
 			}
+			firstOnce()
 			counted.Wait()
 			e.verifyDatastore(ctx, conn, p.RequestID, steps, originals, checks)
 		}()
@@ -557,23 +560,32 @@ func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*pla
 	return errs
 }
 
-// apply erases one datastore's steps in one transaction: those that feed
-// other datastores (second) or the others (first).
-func (e *Engine) apply(ctx context.Context, conn lethe.Connector, steps []*planStep, second bool) error {
-	var todo []lethe.EraseStep
-	var idx []int
+var errGateClosed = lethe.Errorf(lethe.ECONFLICT, "another datastore failed")
+
+// apply erases one datastore's steps in one transaction, the collections
+// that feed other datastores last, behind the gate.
+func (e *Engine) apply(ctx context.Context, conn lethe.Connector, steps []*planStep, gate func(context.Context) error) error {
+	var first, second []int
 	for i, ps := range steps {
-		if ps.n.feedsOthers != second || ps.step == nil {
-			continue
+		if ps.step == nil || ps.needsCount() && ps.result.Matched-ps.result.Held == 0 {
+			continue // held, or counted and nothing to erase
 		}
-		if ps.needsCount() && ps.result.Matched-ps.result.Held == 0 {
-			continue // counted: nothing to erase
+		if ps.n.second {
+			second = append(second, i)
+		} else {
+			first = append(first, i)
 		}
-		todo = append(todo, *ps.step)
-		idx = append(idx, i)
 	}
-	if len(todo) == 0 {
+	idx := append(first, second...)
+	if len(idx) == 0 {
 		return nil
+	}
+	todo := make([]lethe.EraseStep, len(idx))
+	for j, i := range idx {
+		todo[j] = *steps[i].step
+	}
+	if len(second) > 0 {
+		todo[len(first)].Await = gate
 	}
 	results, err := conn.Erase(ctx, todo)
 	if err != nil {
@@ -581,6 +593,10 @@ func (e *Engine) apply(ctx context.Context, conn lethe.Connector, steps []*planS
 	}
 	for j, r := range results {
 		ps := steps[idx[j]]
+		if r.Skipped {
+			ps.skipped = true
+			continue
+		}
 		ps.result.Rows = r.Rows
 		if !ps.needsCount() {
 			ps.result.Matched = r.Rows

@@ -23,6 +23,9 @@ type node struct {
 	// through this collection's rows, directly or through its children in
 	// its own datastore: erasure removes it only once those are erased.
 	feedsOthers bool
+	// second is true for the collections erased behind the gate: those
+	// that feed others, and those ordered after: one of them.
+	second bool
 }
 
 // edge is one reference, seen from its parent.
@@ -81,6 +84,17 @@ func newModel(cfg *lethe.Config) (*model, error) {
 	}
 	for _, n := range m.nodes {
 		m.markFeeds(n, map[*node]bool{})
+		n.second = n.feedsOthers
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, n := range m.nodes {
+			for _, a := range n.c.After {
+				if p := m.after(n, a); p != nil && p.second && !n.second && p.c.Datastore == n.c.Datastore {
+					n.second, changed = true, true
+				}
+			}
+		}
 	}
 	return m, nil
 }

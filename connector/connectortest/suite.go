@@ -32,6 +32,7 @@ func Run(t *testing.T, h Harness) {
 		{"HostileValuesInert", true, testHostileValues},
 		{"NoValues", true, testNoValues},
 		{"Delete", true, testDelete},
+		{"AwaitGate", caps.References, testAwait},
 		{"Anonymise", caps.Anonymise, testAnonymise},
 		{"AnonymiseLargeSubject", caps.Anonymise && caps.References, testAnonymiseLarge},
 		{"ConstantMasks", caps.Anonymise, testConstantMasks},
@@ -529,6 +530,42 @@ func testDelete(t *testing.T, h Harness) {
 		if checksum(orders1, nil) != checksum(orders0, notOrderOf(alice.ID)) {
 			t.Error("other users' orders changed")
 		}
+	}
+}
+
+// testAwait: a step whose Await refuses is skipped with the ones after
+// it, the steps before are kept, and Erase reports no error; an Await
+// that lets it through applies it.
+func testAwait(t *testing.T, h Harness) {
+	fx := h.Setup(t, baseData())
+	calls := 0
+	closed := func(context.Context) error { calls++; return errors.New("another datastore failed") }
+	steps := []lethe.EraseStep{
+		{Collection: fx.Orders, Matches: []lethe.Match{match("user_id", alice.ID)}, Action: lethe.EraseDelete},
+		{Collection: fx.Users, Matches: []lethe.Match{{Column: "id", Values: []any{"1"}, Identity: lethe.IdentityUserID}}, Action: lethe.EraseDelete, Await: closed},
+	}
+	res, err := fx.Connector.Erase(context.Background(), steps)
+	if err != nil {
+		t.Fatalf("a closed gate is not an error: %v", err)
+	}
+	if calls != 1 || len(res) != 2 || res[0].Rows != ordersPerUser || res[0].Skipped || !res[1].Skipped || res[1].Rows != 0 {
+		t.Fatalf("closed gate: %d calls, results %+v; want the orders deleted and users skipped", calls, res)
+	}
+	if _, ok := byID(fx.Raw(t, "users"))["1"]; !ok {
+		t.Error("the user behind a closed gate was deleted")
+	}
+	for _, r := range fx.Raw(t, "orders") {
+		if str(r["user_id"]) == "1" {
+			t.Errorf("the order %s before the gate was not deleted (or rolled back)", r.ID())
+		}
+	}
+	steps[1].Await = func(context.Context) error { return nil }
+	res, err = fx.Connector.Erase(context.Background(), steps[1:])
+	if err != nil || len(res) != 1 || res[0].Rows != 1 || res[0].Skipped {
+		t.Fatalf("open gate: %+v, %v", res, err)
+	}
+	if _, ok := byID(fx.Raw(t, "users"))["1"]; ok {
+		t.Error("the user behind an open gate is still stored")
 	}
 }
 

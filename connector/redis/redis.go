@@ -174,6 +174,12 @@ func (c *Connector) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe
 	}
 	results := make([]lethe.EraseStepResult, len(steps))
 	for i, s := range steps {
+		if s.Await != nil && s.Await(ctx) != nil {
+			for j := i; j < len(steps); j++ {
+				results[j].Skipped = true
+			}
+			break
+		}
 		batch := make([]string, 0, 64)
 		unlink := func() error {
 			n, err := c.unlink(ctx, batch)

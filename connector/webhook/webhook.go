@@ -239,6 +239,12 @@ func (c *Connector) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe
 	}
 	out := make([]lethe.EraseStepResult, len(steps))
 	for i, s := range steps {
+		if s.Await != nil && s.Await(ctx) != nil {
+			for j := i; j < len(steps); j++ {
+				out[j].Skipped = true
+			}
+			break
+		}
 		call := newCall(ActionErasure, s.RequestID, s.Collection, s.Matches)
 		call.Mode = ModeDelete
 		if s.Action == lethe.EraseAnonymise {

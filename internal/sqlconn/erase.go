@@ -77,6 +77,12 @@ func (e *Engine) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe.Er
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	for i, pl := range plans {
+		if pl.step.Await != nil && pl.step.Await(ctx) != nil {
+			for j := i; j < len(plans); j++ {
+				results[j].Skipped = true
+			}
+			break
+		}
 		n, err := e.apply(ctx, tx, pl)
 		if err != nil {
 			return nil, fmt.Errorf("erase step %d: %w", i+1, err)
