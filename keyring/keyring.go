@@ -28,7 +28,8 @@ type Options struct {
 	// CacheKeys keeps unwrapped subject keys in memory (bounded, least
 	// recently used out), saving a store read and an unwrap per call. It
 	// takes effect only when the store implements lethe.ChangeFeed: New
-	// then follows the feed (until Close) and forgets what other processes
+	// then follows the feed (its key changes alone when the store is a
+	// KeyChangeFeed) until Close, and forgets what other processes
 	// changed, since a cached key keeps decrypting until it is forgotten.
 	// Shreds made through this Keyring are forgotten at once. Defaults to
 	// off.
@@ -90,6 +91,18 @@ var (
 	dataDomain = []byte("lethe/subject-data/v1\x00")
 )
 
+// KeyChangeFeed is implemented by stores whose change feed can tell key
+// changes apart from consent changes (store/postgres). A caching Keyring
+// follows SubjectKeyChanges rather than lethe.ChangeFeed's SubjectChanges
+// then, so that every consent append (which changes no key) does not evict
+// the subject's key from the cache.
+type KeyChangeFeed interface {
+	// SubjectKeyChanges delivers the subjects whose keys were shredded by
+	// any process, and the zero SubjectRef when changes may have been
+	// missed ("drop everything"), until ctx ends.
+	SubjectKeyChanges(ctx context.Context) (<-chan lethe.SubjectRef, error)
+}
+
 // New returns a Keyring over store with secrets. It panics when store or
 // secrets is nil: that is a wiring mistake, not a runtime condition.
 func New(store lethe.SubjectKeyStore, secrets *Secrets, opts Options) *Keyring {
@@ -111,7 +124,11 @@ func New(store lethe.SubjectKeyStore, secrets *Secrets, opts Options) *Keyring {
 	}
 	if feed, ok := store.(lethe.ChangeFeed); ok && opts.CacheKeys {
 		ctx, cancel := context.WithCancel(context.Background())
-		if changes, err := feed.SubjectChanges(ctx); err == nil {
+		subscribe := feed.SubjectChanges
+		if kf, ok := store.(KeyChangeFeed); ok {
+			subscribe = kf.SubjectKeyChanges
+		}
+		if changes, err := subscribe(ctx); err == nil {
 			k.cache, _ = lru.New[lethe.SubjectRef, *subjectKeys](cmp.Or(opts.CacheSize, 10_000))
 			k.stop, k.done = cancel, make(chan struct{})
 			go k.follow(changes)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -565,6 +566,82 @@ func TestSealingKey(t *testing.T) {
 			t.Fatalf("sealing key for a zero reference: %v, want EINVALID", err)
 		}
 	})
+}
+
+// countingStore counts the key reads a keyring makes.
+type countingStore struct {
+	lethe.Store
+	latest atomic.Int64
+}
+
+func (c *countingStore) SubjectKeyLatest(ctx context.Context, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
+	c.latest.Add(1)
+	return c.Store.SubjectKeyLatest(ctx, ref)
+}
+
+func (c *countingStore) SubjectChanges(ctx context.Context) (<-chan lethe.SubjectRef, error) {
+	return c.Store.(lethe.ChangeFeed).SubjectChanges(ctx)
+}
+
+func (c *countingStore) SubjectKeyChanges(ctx context.Context) (<-chan lethe.SubjectRef, error) {
+	return c.Store.(keyring.KeyChangeFeed).SubjectKeyChanges(ctx)
+}
+
+// TestCacheKeepsKeysAcrossConsentAppends: on PostgreSQL every consent
+// append is announced on the change feed; a caching keyring follows only
+// key changes, so the subject's key stays cached and the next consent
+// costs no key read. A shred still reaches it.
+func TestCacheKeepsKeysAcrossConsentAppends(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Store: openPostgres(t, testenv.PostgresSchema(t))}
+	var _ keyring.KeyChangeFeed = st.Store.(*postgres.Store)
+	k := newKeyring(t, st, testSecrets(t), keyring.Options{CacheKeys: true})
+	jane, bob := ref(t, k, "jane"), ref(t, k, "bob")
+	appendFor := func(who lethe.SubjectRef) {
+		t.Helper()
+		sk, err := k.SealingKey(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := uuid.Must(uuid.NewV7())
+		ct, err := sk.Encrypt([]byte("evidence"), id[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := lethe.ConsentEvent{ID: id, SubjectRef: who, Purpose: "p", Granted: true, PolicyVersion: "v1", Mechanism: "test",
+			Jurisdiction: lethe.GDPR, Source: "test", RecordedAt: time.Now().UTC().Truncate(time.Microsecond), Evidence: ct}
+		if _, err := st.ConsentAppend(ctx, []lethe.ConsentEvent{e}, nil, sk.Unstored()); err != nil {
+			t.Fatal(err)
+		}
+		k.Stored(sk)
+	}
+	appendFor(jane)
+	appendFor(bob)
+	ct, err := k.Encrypt(ctx, bob, []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Shred bob behind the keyring's back; once it has forgotten him, it has also
+	// seen (and skipped) the earlier notifications of jane's and bob's
+	// appends: PostgreSQL delivers them in commit order.
+	if _, err := st.Store.SubjectKeyShred(ctx, bob, time.Now().Add(time.Hour), lethe.AuditRecord{Actor: "test", Action: "subject.key_shredded", SubjectRef: bob}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := k.Decrypt(ctx, bob, ct, nil); errCode(t, err) == lethe.ESHREDDED {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the keyring still decrypts for bob 20s after the shred")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	reads := st.latest.Load()
+	appendFor(jane)
+	if got := st.latest.Load(); got != reads {
+		t.Fatalf("the next consent for jane read her key %d more times, want 0 (cached)", got-reads)
+	}
 }
 
 func TestReshredKeepsKeysCreatedAfter(t *testing.T) {

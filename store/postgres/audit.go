@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,10 +91,11 @@ func scanHead(r pgx.Row) (lethe.AuditHead, error) {
 	return lethe.AuditHead{Size: uint64(size), LastHash: h}, nil
 }
 
-// sealInto seals records after head (locked with sqlLockHead in tx) and queues
-// the entries, their tree hashes and the new head into b. The hashes it
-// returns must be cached only once tx has committed.
-func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.AuditHead, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, error) {
+// sealInto seals records after head (locked in tx, or to be locked by b)
+// and queues the entries, their tree hashes and the new head into b. It
+// returns the new head; the hashes it returns must be cached only once tx
+// has committed.
+func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.AuditHead, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, lethe.AuditHead, error) {
 	read := func(indexes []int64) ([][32]byte, error) {
 		out := make([][32]byte, len(indexes))
 		var missing []int64
@@ -124,13 +126,13 @@ func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.Au
 	}
 	entries, hashes, next, err := audit.Seal(head, records, s.clock.Now(), read)
 	if err != nil {
-		return nil, nil, translate("seal audit records", err)
+		return nil, nil, head, translate("seal audit records", err)
 	}
 	for _, e := range entries {
 		var details []byte
 		if len(e.Details) > 0 {
 			if details, err = json.Marshal(e.Details); err != nil {
-				return nil, nil, fmt.Errorf("encode audit details: %w", err)
+				return nil, nil, head, fmt.Errorf("encode audit details: %w", err)
 			}
 		}
 		var ref []byte
@@ -159,7 +161,7 @@ func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.Au
 		}
 		return nil
 	}, `UPDATE audit_head SET size = $1, last_hash = $2 WHERE id = 1 AND size = $3`, int64(next.Size), next.LastHash[:], int64(head.Size))
-	return entries, hashes, nil
+	return entries, hashes, next, nil
 }
 
 func nullString(b []byte) *string {
@@ -256,18 +258,67 @@ func (s *Store) appendWith(ctx context.Context, op string, records []lethe.Audit
 		entries []lethe.AuditEntry
 		hashes  []lethe.AuditTreeHash
 	)
+	next := head
 	if len(records) > 0 {
-		if entries, hashes, err = s.sealInto(ctx, conn, b, head, records); err != nil {
+		if entries, hashes, next, err = s.sealInto(ctx, conn, b, head, records); err != nil {
 			return nil, err
 		}
 	}
 	b.queue(op, "", nil, "COMMIT")
 	if err := b.send(ctx, conn); err != nil {
+		s.head.forget()
 		return nil, err
 	}
 	committed = true
 	s.cacheHashes(hashes)
+	if len(records) > 0 {
+		s.head.saw(next)
+	}
 	return entries, nil
+}
+
+// knownHead is the audit head as this store's last append left it, which
+// lets the next consent append skip reading it (see consentCommit). It is a
+// hint: lethe_lock_audit_head refuses a stale one.
+type knownHead struct {
+	mu    sync.Mutex
+	known bool
+	head  lethe.AuditHead
+	// quietUntil holds the hint back for a while after another node's
+	// append made it stale: where nodes take turns appending, every
+	// other attempt would fail.
+	quietUntil time.Time
+}
+
+func (k *knownHead) get() (lethe.AuditHead, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.head, k.known && time.Now().After(k.quietUntil)
+}
+
+// saw records a head that a committed transaction left. Heads only grow:
+// an older one, from a transaction that finished later, is ignored.
+func (k *knownHead) saw(h lethe.AuditHead) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.known || h.Size > k.head.Size {
+		k.head, k.known = h, true
+	}
+}
+
+// moved drops the hint when another node or process appended, and holds
+// it back for a second.
+func (k *knownHead) moved() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.known, k.quietUntil = false, time.Now().Add(time.Second)
+}
+
+// forget drops the hint, after a failure that may have left it stale.
+func (k *knownHead) forget() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.known = false
 }
 
 // AuditAppend seals and appends records in one transaction, serialised

@@ -66,7 +66,7 @@ func (s *Store) ConsentAppend(ctx context.Context, events []lethe.ConsentEvent, 
 }
 
 // keyExists is ConsentAppend's answer when its new key lost a race.
-func keyExists() error {
+func keyExists() *lethe.Error {
 	return lethe.Errorf(lethe.ECONFLICT, "the subject's data key was created concurrently (or the new key is not the next generation); seal the evidence again with the stored key")
 }
 

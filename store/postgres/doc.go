@@ -14,7 +14,11 @@
 // across nodes and gives every audited write the same lock order. An
 // audited write takes two round trips: BEGIN with the head lock, then the
 // change, its audit entries, tree hashes, head move, notifications and
-// COMMIT, pipelined. Since appends are serial anyway, concurrent consent
+// COMMIT, pipelined. A consent append takes one: the store remembers the
+// head its last append left and sends everything, BEGIN to COMMIT, at once,
+// locking the head with lethe_lock_audit_head, which refuses it (nothing
+// is written) if another node appended meanwhile; the append then goes the
+// two-trip way. Since appends are serial anyway, concurrent consent
 // appends of one Store share transactions (one head lock and one WAL flush
 // for all of them), each still succeeding or failing on its own; a new
 // subject's data key is stored in the transaction of its first consent
@@ -22,10 +26,12 @@
 // hashes and checkpoints are append-only: statement triggers refuse
 // UPDATE, DELETE and TRUNCATE.
 //
-// Change feed: writers pg_notify the changed subject (hex) in the same
-// transaction as a consent append or a key shred, and an empty payload
-// ("drop everything") on an API key revocation; SubjectChanges LISTENs on a
-// channel named after the schema.
+// Change feed: writers pg_notify the changed subject (hex, prefixed with
+// "consent:" for a consent append) in the same transaction as a consent
+// append or a key shred, and an empty payload ("drop everything") on an API
+// key revocation; SubjectChanges LISTENs on a channel named after the
+// schema, and SubjectKeyChanges, which a key cache follows, skips consent
+// appends.
 //
 // Shredding and VACUUM: SubjectKeyShred sets the wrapped key to NULL, but
 // PostgreSQL's MVCC keeps the previous row version, key included, in the

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,26 @@ import (
 // EUNAVAILABLE if the listening connection cannot be opened. The channel is
 // closed when ctx ends.
 func (s *Store) SubjectChanges(ctx context.Context) (<-chan lethe.SubjectRef, error) {
+	return s.follow(ctx, false)
+}
+
+// SubjectKeyChanges is SubjectChanges without consent changes: it
+// delivers the subjects whose keys were shredded on any node, and the zero
+// SubjectRef when changes may have been missed. A key cache (package
+// keyring) follows it rather than SubjectChanges, so that consent appends,
+// which every node announces, do not keep emptying it.
+func (s *Store) SubjectKeyChanges(ctx context.Context) (<-chan lethe.SubjectRef, error) {
+	return s.follow(ctx, true)
+}
+
+// Notification payloads on the store's channel: a subject whose keys
+// changed is its reference in hex, a subject whose consent state changed is
+// consentPayload followed by the hex, and an empty payload means "drop
+// everything". (A node of a release before consentPayload existed reads
+// such a payload as "drop everything": safe while nodes are upgraded.)
+const consentPayload = "consent:"
+
+func (s *Store) follow(ctx context.Context, keysOnly bool) (<-chan lethe.SubjectRef, error) {
 	conn, err := s.listen(ctx)
 	if err != nil {
 		return nil, translate("listen for changes", err)
@@ -57,7 +78,11 @@ func (s *Store) SubjectChanges(ctx context.Context) (<-chan lethe.SubjectRef, er
 			n, err := conn.WaitForNotification(ctx)
 			if err == nil {
 				backoff = 100 * time.Millisecond
-				ref, perr := lethe.ParseSubjectRef(n.Payload)
+				payload, consent := strings.CutPrefix(n.Payload, consentPayload)
+				if consent && keysOnly {
+					continue
+				}
+				ref, perr := lethe.ParseSubjectRef(payload)
 				if perr != nil {
 					ref = lethe.SubjectRef{} // empty payload: drop everything
 				}

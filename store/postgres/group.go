@@ -151,13 +151,32 @@ func refused(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Severity == "ERROR"
 }
 
-// consentCommit appends jobs in one transaction, in two round trips: BEGIN
-// with the audit head lock and the new subject keys, then every event,
-// state upsert, notification, audit entry, tree hash, the head move and
-// COMMIT, pipelined. A job whose key is refused gets ECONFLICT and is left
-// out; the others' entries are set on success. On error nothing was
-// written.
+// consentCommit appends jobs in one transaction. When this store knows the
+// audit head from its own last append, the whole transaction is one
+// pipelined round trip: BEGIN, the head locked and checked by
+// lethe_lock_audit_head, the new subject keys stored by
+// lethe_add_subject_key, every write, COMMIT. If another node or process
+// appended meanwhile, the head check refuses it and the transaction is
+// sent again the two-trip way; a refused key fails the transaction with
+// ECONFLICT (consentTx then runs a group's appends one by one). In two
+// trips, a job whose key is refused gets ECONFLICT and is left out. The
+// others' entries are set on success. On error nothing was written.
 func (s *Store) consentCommit(ctx context.Context, jobs []*appendJob) error {
+	if head, ok := s.head.get(); ok {
+		err := s.consentTxOnce(ctx, jobs, &head)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
+			return err
+		}
+		s.head.moved()
+	}
+	return s.consentTxOnce(ctx, jobs, nil)
+}
+
+// consentTxOnce runs one attempt of consentCommit: in one round trip when
+// known is the head to expect, otherwise in two, BEGIN with the audit head
+// lock and the new subject keys first.
+func (s *Store) consentTxOnce(ctx context.Context, jobs []*appendJob, known *lethe.AuditHead) error {
 	const op = "append consent events"
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -173,40 +192,22 @@ func (s *Store) consentCommit(ctx context.Context, jobs []*appendJob) error {
 		}
 	}()
 
-	var open pgx.Batch
-	open.Queue("BEGIN")
-	open.Queue(sqlLockHead)
-	var keyed []*appendJob
-	for _, j := range jobs {
-		if k := j.newKey; k != nil {
-			created := k.CreatedAt
-			if created.IsZero() {
-				created = s.clock.Now()
-			}
-			open.Queue(sqlKeyAppend, k.SubjectRef[:], int32(k.Generation), k.Wrapped, ts(created))
-			keyed = append(keyed, j)
-		}
-	}
-	br := conn.SendBatch(ctx, &open)
-	_, err = br.Exec()
+	b := &batch{}
 	var head lethe.AuditHead
-	if err == nil {
-		head, err = scanHead(br.QueryRow())
-	}
-	for _, j := range keyed {
-		if err != nil {
-			break
+	if known != nil {
+		head = *known
+		b.queue("begin", "", nil, "BEGIN")
+		b.queue("lock audit head", "", nil, `SELECT lethe_lock_audit_head($1, $2)`, int64(head.Size), head.LastHash[:])
+		for _, j := range jobs {
+			if k := j.newKey; k != nil {
+				b.queue("store subject key", keyExists().Message, nil, `SELECT lethe_add_subject_key($1, $2, $3, $4)`,
+					k.SubjectRef[:], int32(k.Generation), k.Wrapped, ts(s.keyCreatedAt(k)))
+			}
 		}
-		var ct pgconn.CommandTag
-		if ct, err = br.Exec(); err == nil && ct.RowsAffected() == 0 {
-			j.err = keyExists()
+	} else {
+		if head, err = s.beginConsentTx(ctx, conn, jobs); err != nil {
+			return translate(op, err)
 		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return translate(op, err)
 	}
 
 	live := make([]*appendJob, 0, len(jobs))
@@ -218,7 +219,6 @@ func (s *Store) consentCommit(ctx context.Context, jobs []*appendJob) error {
 	if len(live) == 0 {
 		return nil
 	}
-	b := &batch{}
 	type stateRow struct {
 		e   *lethe.ConsentEvent
 		seq int // order of arrival, to keep the sort stable
@@ -256,26 +256,74 @@ func (s *Store) consentCommit(ctx context.Context, jobs []*appendJob) error {
 		b.queue("update consent state", "", nil, sqlStateUpsert,
 			e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, [16]byte(e.ID), ts(e.RecordedAt))
 		if i == 0 || states[i-1].e.SubjectRef != e.SubjectRef {
-			b.queue("notify consent change", "", nil, sqlNotify, s.channel, e.SubjectRef.String())
+			b.queue("notify consent change", "", nil, sqlNotify, s.channel, consentPayload+e.SubjectRef.String())
 		}
 	}
 	var (
 		entries []lethe.AuditEntry
 		hashes  []lethe.AuditTreeHash
 	)
+	next := head
 	if len(records) > 0 {
-		if entries, hashes, err = s.sealInto(ctx, conn, b, head, records); err != nil {
+		if entries, hashes, next, err = s.sealInto(ctx, conn, b, head, records); err != nil {
 			return err
 		}
 	}
 	b.queue(op, "", nil, "COMMIT")
 	if err := b.send(ctx, conn); err != nil {
+		s.head.forget()
 		return err
 	}
 	committed = true
 	s.cacheHashes(hashes)
+	s.head.saw(next)
 	for _, j := range live {
 		j.entries, entries = entries[:len(j.records):len(j.records)], entries[len(j.records):]
 	}
 	return nil
+}
+
+// beginConsentTx opens the transaction in one round trip: BEGIN, the audit
+// head read and locked, and the jobs' new subject keys stored. A job whose
+// key is not stored (the subject has an active key or that generation)
+// gets ECONFLICT.
+func (s *Store) beginConsentTx(ctx context.Context, conn txConn, jobs []*appendJob) (lethe.AuditHead, error) {
+	var open pgx.Batch
+	open.Queue("BEGIN")
+	open.Queue(sqlLockHead)
+	var keyed []*appendJob
+	for _, j := range jobs {
+		if k := j.newKey; k != nil {
+			open.Queue(sqlKeyAppend, k.SubjectRef[:], int32(k.Generation), k.Wrapped, ts(s.keyCreatedAt(k)))
+			keyed = append(keyed, j)
+		}
+	}
+	br := conn.SendBatch(ctx, &open)
+	_, err := br.Exec()
+	var head lethe.AuditHead
+	if err == nil {
+		head, err = scanHead(br.QueryRow())
+	}
+	for _, j := range keyed {
+		if err != nil {
+			break
+		}
+		var ct pgconn.CommandTag
+		if ct, err = br.Exec(); err == nil && ct.RowsAffected() == 0 {
+			j.err = keyExists()
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return head, err
+}
+
+// keyCreatedAt is a new key's creation time, the store's clock for a zero
+// one.
+func (s *Store) keyCreatedAt(k *lethe.SubjectKey) time.Time {
+	if k.CreatedAt.IsZero() {
+		return s.clock.Now()
+	}
+	return k.CreatedAt
 }

@@ -60,6 +60,8 @@ type Store struct {
 	hashes *lru.Cache[int64, [32]byte]
 	// appends queues concurrent consent appends into shared transactions.
 	appends appendGroup
+	// head is the audit head this store's appends last left.
+	head knownHead
 }
 
 // Open connects to the database, checks that it answers and applies

@@ -101,6 +101,53 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestConsentAppendAcrossNodes: two nodes take turns appending. Each one
+// sends its appends in one round trip with the audit head its last append
+// left, which the other node's appends make stale: the database refuses
+// the stale head (nothing is written) and the append goes through the
+// ordinary way. Nothing is lost, and the log stays one chain.
+func TestConsentAppendAcrossNodes(t *testing.T) {
+	url := testenv.PostgresSchema(t)
+	a, b := open(t, url), open(t, url)
+	ctx := context.Background()
+	const n = 40
+	for i := range n {
+		s := a
+		if i%3 == 2 {
+			s = b
+		}
+		ref := lethe.SubjectRef(sha256.Sum256([]byte{byte(i)}))
+		id := uuid.Must(uuid.NewV7())
+		e := lethe.ConsentEvent{ID: id, SubjectRef: ref, Purpose: "p", Granted: true, PolicyVersion: "v1", Mechanism: "test",
+			Jurisdiction: lethe.GDPR, Source: "test", RecordedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		entries, err := s.ConsentAppend(ctx, []lethe.ConsentEvent{e}, []lethe.AuditRecord{{Actor: "test", Action: "consent.granted", SubjectRef: ref, Object: id.String()}}, nil)
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if len(entries) != 1 || entries[0].Seq != uint64(i) {
+			t.Fatalf("append %d got entries %+v, want seq %d", i, entries, i)
+		}
+	}
+	var prev [32]byte
+	if err := a.AuditEntries(ctx, 0, n, func(e lethe.AuditEntry) error {
+		if e.PrevHash != prev {
+			t.Fatalf("entry %d does not chain to entry %d", e.Seq, e.Seq-1)
+		}
+		prev = e.Hash
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := b.AuditHead(ctx); err != nil || h.Size != n || h.LastHash != prev {
+		t.Fatalf("head = %+v, %v; want size %d ending in the last entry", h, err, n)
+	}
+	// The database itself refuses a head that is not the current one.
+	_, err := a.Pool().Exec(ctx, `DO $$ BEGIN PERFORM lethe_lock_audit_head(3, '\x00'::bytea); END $$`)
+	if err == nil || !strings.Contains(err.Error(), "40001") {
+		t.Fatalf("locking a stale head: %v, want serialization_failure (40001)", err)
+	}
+}
+
 func TestRawInsertBaseline(t *testing.T) {
 	s := open(t, testenv.PostgresSchema(t))
 	d, err := s.RawInsertBaseline(context.Background(), 10, 3)
