@@ -69,4 +69,6 @@ type RequestStore interface {
 	RequestGet(ctx context.Context, id string) (Request, error)
 	// RequestList returns requests newest first, at most limit of them.
 	RequestList(ctx context.Context, limit int) ([]Request, error)
+	// RequestListBySubject returns the subject's requests, newest first.
+	RequestListBySubject(ctx context.Context, ref SubjectRef) ([]Request, error)
 }

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -139,6 +141,9 @@ func (r *Requests) run(ctx context.Context, req lethe.Request, ids []lethe.Ident
 		cert, err = r.opts.Engine.Erase(ctx, EraseParams{RequestID: req.ID, Identities: ids})
 		if err == nil {
 			result, status = cert, lethe.RequestStatus(cert.Status)
+			if _, ferr := r.ForgetExports(context.WithoutCancel(ctx), ids, req.Actor); ferr != nil {
+				r.log.Error("delete the erased subject's export packages", "request", req.ID, "err", ferr)
+			}
 		}
 	default:
 		var res AccessResult
@@ -198,6 +203,61 @@ func (r *Requests) export(ctx context.Context, req lethe.Request, ids []lethe.Id
 		return res, fmt.Errorf("store export: %w", err)
 	}
 	return res, nil
+}
+
+// ForgetExports deletes the export packages of earlier requests made for
+// any of the identities (they are copies of the data an erasure removes)
+// and clears their export names, appending one audit entry per subject
+// reference with the count. It returns how many packages it deleted.
+func (r *Requests) ForgetExports(ctx context.Context, ids []lethe.Identity, actor string) (int, error) {
+	total := 0
+	seen := map[lethe.SubjectRef]bool{}
+	for _, id := range ids {
+		if r.opts.Engine.opts.SubjectRef == nil {
+			break
+		}
+		ref, err := r.opts.Engine.opts.SubjectRef(id)
+		if err != nil || seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		n, err := r.forgetExports(ctx, ref, actor)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (r *Requests) forgetExports(ctx context.Context, ref lethe.SubjectRef, actor string) (int, error) {
+	list, err := r.opts.Store.RequestListBySubject(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, req := range list {
+		if req.Export == "" {
+			continue
+		}
+		err := os.Remove(filepath.Join(r.opts.ExportDir, filepath.Base(req.Export)))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("delete export: %w", err)
+		}
+		req.Export, req.UpdatedAt = "", r.clock.Now().UTC()
+		if err := r.opts.Store.RequestUpdate(ctx, req); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if n > 0 && r.opts.Engine.opts.Audit != nil {
+		if _, err := r.opts.Engine.opts.Audit.Append(ctx, lethe.AuditRecord{
+			Actor: cmp.Or(actor, "system"), Action: "request.exports_deleted", SubjectRef: ref, Details: map[string]string{"packages": fmt.Sprint(n)},
+		}); err != nil {
+			return n, fmt.Errorf("audit export deletion: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // Get returns a request. ENOTFOUND for an unknown id.

@@ -115,6 +115,7 @@ func TestRequestsAccessAndErasure(t *testing.T) {
 	if done.Status != "completed" || done.Export == "" {
 		t.Fatalf("access request: %+v", done)
 	}
+	done0 := done
 	code, zb := e.do("GET", done.Export, e.token, "")
 	if code != 200 {
 		t.Fatalf("export: %d %s", code, zb)
@@ -155,6 +156,10 @@ func TestRequestsAccessAndErasure(t *testing.T) {
 	}
 	if code, b := e.do("GET", "/v1/requests/"+created.ID+"/export", e.token, ""); code != 404 {
 		t.Errorf("export of an erasure: %d %s, want 404", code, b)
+	}
+	// The earlier access package was a copy of the erased data: gone.
+	if code, b := e.do("GET", done0.Export, e.token, ""); code != 404 {
+		t.Errorf("the erased subject's earlier export: %d %s, want 404", code, b)
 	}
 
 	// Erased: a new access request finds nothing in the users table.

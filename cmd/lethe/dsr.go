@@ -158,6 +158,11 @@ func newEraseCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !dryRun { // the server's export packages of this subject are copies too
+				if _, err := a.Requests.ForgetExports(cmd.Context(), list, "cli"); err != nil {
+					return err
+				}
+			}
 			if err := g.print(cmd.OutOrStdout(), cert, func(tw *tabwriter.Writer) { printCertificate(tw, cert) }); err != nil {
 				return err
 			}

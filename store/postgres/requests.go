@@ -72,6 +72,24 @@ func (s *Store) RequestList(ctx context.Context, limit int) ([]lethe.Request, er
 	return out, translate("list requests", rows.Err())
 }
 
+// RequestListBySubject returns the subject's requests, newest first.
+func (s *Store) RequestListBySubject(ctx context.Context, ref lethe.SubjectRef) ([]lethe.Request, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+requestColumns+` FROM requests WHERE subject_ref = $1 ORDER BY created_at DESC, id DESC`, ref[:])
+	if err != nil {
+		return nil, translate("list requests", err)
+	}
+	defer rows.Close()
+	var out []lethe.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, translate("list requests", err)
+		}
+		out = append(out, r)
+	}
+	return out, translate("list requests", rows.Err())
+}
+
 func scanRequest(row pgx.Row) (lethe.Request, error) {
 	var (
 		r                lethe.Request

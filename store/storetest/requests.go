@@ -57,6 +57,10 @@ func testRequestRoundTrip(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
+	mine, err := s.RequestListBySubject(ctx, lethe.SubjectRef{1, 2, 3})
+	if err != nil || len(mine) != 1 || mine[0].ID != "req_1" {
+		t.Errorf("by subject: %v, %v; want req_1 only", mine, err)
+	}
 	list, err := s.RequestList(ctx, 3)
 	if err != nil {
 		t.Fatal(err)
