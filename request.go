@@ -10,13 +10,14 @@ type RequestType string
 
 // Request types.
 const (
-	RequestAccess      RequestType = "access"      // Art. 15
-	RequestPortability RequestType = "portability" // Art. 20
-	RequestErasure     RequestType = "erasure"     // Art. 17
+	RequestAccess        RequestType = "access"        // Art. 15
+	RequestPortability   RequestType = "portability"   // Art. 20
+	RequestErasure       RequestType = "erasure"       // Art. 17
+	RequestRectification RequestType = "rectification" // Art. 16
 )
 
 // RequestTypes lists the request types Lethe runs.
-var RequestTypes = []RequestType{RequestAccess, RequestPortability, RequestErasure}
+var RequestTypes = []RequestType{RequestAccess, RequestPortability, RequestErasure, RequestRectification}
 
 // RequestStatus is where a request stands.
 type RequestStatus string

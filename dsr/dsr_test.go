@@ -626,3 +626,36 @@ func TestEraseByEmailShredsTheAccountFound(t *testing.T) {
 		t.Errorf("the account's events remain: %d", n)
 	}
 }
+
+func TestRectifyCorrectsEveryCopyAndChecksIt(t *testing.T) {
+	e := newEstate(t)
+	before := e.others(t)
+	eng := e.engine(t, dsr.Options{})
+	res, err := eng.Rectify(context.Background(), dsr.RectifyParams{
+		RequestID:  "req_r",
+		Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "1"}},
+		Values:     map[string]string{"name": "Jane O'Doe", "shop.orders.shipping_address": "2 New Road, Springfield"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != dsr.StatusCompleted || !res.Verification.Passed {
+		t.Fatalf("rectify: %+v", res)
+	}
+	if got := rows(t, e.shop, `SELECT name FROM users WHERE id = 1`); got[0][0] != "Jane O'Doe" {
+		t.Errorf("users.name = %v", got)
+	}
+	// The category "name" reaches orders.shipping_name too (every copy).
+	for _, r := range rows(t, e.shop, `SELECT shipping_name, shipping_address FROM orders WHERE user_id = 1`) {
+		if r[0] != "Jane O'Doe" || r[1] != "2 New Road, Springfield" {
+			t.Errorf("order not rectified: %v", r)
+		}
+	}
+	if got := e.others(t); !mapsEqual(got, before) {
+		t.Errorf("other subjects' rows changed")
+	}
+	_, err = eng.Rectify(context.Background(), dsr.RectifyParams{RequestID: "req_bad", Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "1"}}, Values: map[string]string{"shop.users.nope": "x"}})
+	if f := lethe.ErrorFields(err); len(f) != 1 || f[0].Path != "values.shop.users.nope" {
+		t.Errorf("undeclared field: %v", err)
+	}
+}

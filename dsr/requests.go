@@ -76,6 +76,10 @@ type CreateParams struct {
 	Identities []lethe.Identity
 	// Actor is who asks: api:<key name>, cli.
 	Actor string
+	// Values are the corrected values of a rectification (see
+	// RectifyParams.Values). They are personal data: held in memory for
+	// the run, never stored.
+	Values map[string]string
 	// Wait runs the request before Create returns.
 	Wait bool
 }
@@ -86,10 +90,15 @@ type CreateParams struct {
 func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, error) {
 	if !slices.Contains(lethe.RequestTypes, p.Type) {
 		return lethe.Request{}, &lethe.Error{Code: lethe.EINVALID, Message: "unknown request type",
-			Fields: []lethe.FieldError{{Path: "type", Message: fmt.Sprintf("%q is not one of access, portability, erasure", p.Type)}}}
+			Fields: []lethe.FieldError{{Path: "type", Message: fmt.Sprintf("%q is not one of access, portability, erasure, rectification", p.Type)}}}
 	}
 	if err := checkIdentities(p.Identities); err != nil {
 		return lethe.Request{}, err
+	}
+	if p.Type == lethe.RequestRectification {
+		if _, err := r.opts.Engine.rectifyTargets(p.Values); err != nil {
+			return lethe.Request{}, err
+		}
 	}
 	now := r.clock.Now().UTC()
 	req := lethe.Request{
@@ -112,18 +121,18 @@ func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, e
 		return req, err
 	}
 	if p.Wait {
-		return r.run(ctx, req, p.Identities), nil
+		return r.run(ctx, req, p.Identities, p.Values), nil
 	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.run(r.ctx, req, p.Identities)
+		r.run(r.ctx, req, p.Identities, p.Values)
 	}()
 	return req, nil
 }
 
 // run executes the request and stores its outcome.
-func (r *Requests) run(ctx context.Context, req lethe.Request, ids []lethe.Identity) lethe.Request {
+func (r *Requests) run(ctx context.Context, req lethe.Request, ids []lethe.Identity, values map[string]string) lethe.Request {
 	select {
 	case r.sem <- struct{}{}:
 		defer func() { <-r.sem }()
@@ -136,6 +145,12 @@ func (r *Requests) run(ctx context.Context, req lethe.Request, ids []lethe.Ident
 		err    error
 	)
 	switch req.Type {
+	case lethe.RequestRectification:
+		var rr *RectifyResult
+		rr, err = r.opts.Engine.Rectify(ctx, RectifyParams{RequestID: req.ID, Identities: ids, Values: values})
+		if err == nil {
+			result, status = rr, lethe.RequestStatus(rr.Status)
+		}
 	case lethe.RequestErasure:
 		var cert *Certificate
 		cert, err = r.opts.Engine.Erase(ctx, EraseParams{RequestID: req.ID, Identities: ids})
@@ -273,8 +288,8 @@ func (r *Requests) OpenExport(ctx context.Context, id string) (*os.File, lethe.R
 		return nil, req, err
 	}
 	switch {
-	case req.Type == lethe.RequestErasure:
-		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "an erasure request has no export; its certificate is in the request")
+	case req.Type == lethe.RequestErasure || req.Type == lethe.RequestRectification:
+		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "a %s request has no export; its outcome is in the request", req.Type)
 	case req.Status == lethe.RequestRunning:
 		return nil, req, lethe.Errorf(lethe.ECONFLICT, "the export is not ready: the request is still running")
 	case req.Export == "":

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -18,8 +19,9 @@ import (
 
 // RequestCreateBody is a data subject request as an API client sends it.
 type RequestCreateBody struct {
-	Type       string            `json:"type" enum:"access,portability,erasure" doc:"access (Art. 15: a ZIP package of everything held), portability (Art. 20: the data given under consent or contract, as JSON and CSV) or erasure (Art. 17)."`
+	Type       string            `json:"type" enum:"access,portability,erasure,rectification" doc:"access (Art. 15: a ZIP package of everything held), portability (Art. 20: the data given under consent or contract, as JSON and CSV), erasure (Art. 17) or rectification (Art. 16, with values)."`
 	Identities map[string]string `json:"identities" minProperties:"1" maxProperties:"16" doc:"What the subject is known by: identity type -> value, e.g. {\"email\": \"jane@example.com\", \"user_id\": \"42\"}. Types are lower-case identifiers (user_id, email, phone or a custom type of the data map)."`
+	Values     map[string]string `json:"values,omitempty" maxProperties:"64" doc:"rectification only: the corrected values, by field (datastore.collection.column) or data category (contact.address: every field of that category). Never stored: applied and forgotten."`
 }
 
 // RequestResponse is a data subject request as the API shows it. It holds
@@ -57,7 +59,10 @@ var errNoRequests = lethe.Errorf(lethe.EUNAVAILABLE, "data subject requests are 
 // identity type.
 func requestBodyFields(field string) string {
 	switch field {
-	case "", "type", "identities":
+	case "", "type", "identities", "values":
+		return inBody(field)
+	}
+	if strings.HasPrefix(field, "values.") {
 		return inBody(field)
 	}
 	return "body.identities." + field
@@ -119,7 +124,10 @@ func (s *Server) createRequest(ctx context.Context, in *requestCreateInput) (*re
 		}
 		ids = append(ids, lethe.Identity{Type: lethe.IdentityType(t), Value: in.Body.Identities[t]})
 	}
-	r, err := s.requests.Create(ctx, dsr.CreateParams{Type: lethe.RequestType(in.Body.Type), Identities: ids, Actor: actor(ctx)})
+	if in.Body.Type != string(lethe.RequestRectification) && len(in.Body.Values) > 0 {
+		return nil, s.problemFor(ctx, lethe.FieldErrorf("values", "only a rectification takes values"), inBody)
+	}
+	r, err := s.requests.Create(ctx, dsr.CreateParams{Type: lethe.RequestType(in.Body.Type), Identities: ids, Values: in.Body.Values, Actor: actor(ctx)})
 	if err != nil {
 		return nil, s.problemFor(ctx, err, requestBodyFields)
 	}

@@ -223,3 +223,31 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+func TestRequestsRectification(t *testing.T) {
+	e := newRequestsEnv(t)
+	code, b := e.do("POST", "/v1/requests", e.token, `{"type": "rectification", "identities": {"user_id": "2"}, "values": {"shop.addresses.city": "Hamburg"}}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST rectification: %d %s", code, b)
+	}
+	var created api.RequestResponse
+	json.Unmarshal(b, &created)
+	done := e.wait(created.ID)
+	var res dsr.RectifyResult
+	if err := json.Unmarshal(done.Result, &res); err != nil || done.Status != "completed" || !res.Verification.Passed || len(res.Steps) != 1 || res.Steps[0].Rows == 0 {
+		t.Fatalf("rectification: %s %s", done.Status, done.Result)
+	}
+	if bytes.Contains(done.Result, []byte("Hamburg")) {
+		t.Errorf("the result repeats the corrected value: %s", done.Result)
+	}
+	for _, c := range []struct{ body, location string }{
+		{`{"type": "access", "identities": {"user_id": "2"}, "values": {"shop.addresses.city": "x"}}`, "body.values"},
+		{`{"type": "rectification", "identities": {"user_id": "2"}, "values": {"shop.users.nope": "x"}}`, "body.values.shop.users.nope"},
+		{`{"type": "rectification", "identities": {"user_id": "2"}}`, "body.values"},
+	} {
+		code, b := e.do("POST", "/v1/requests", e.token, c.body)
+		if code != 422 || !bytes.Contains(b, []byte(`"location":"`+c.location+`"`)) {
+			t.Errorf("%s: %d %s, want 422 at %s", c.body, code, b, c.location)
+		}
+	}
+}
