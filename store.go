@@ -21,6 +21,7 @@ type Store interface {
 	SubjectKeyStore
 	APIKeyStore
 	RequestStore
+	OutboxStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.
