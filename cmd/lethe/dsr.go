@@ -214,6 +214,63 @@ func printCertificate(tw *tabwriter.Writer, cert *dsr.Certificate) {
 	}
 }
 
+func newRectifyCmd(g *globals) *cobra.Command {
+	var ids identityFlags
+	var set []string
+	c := &cobra.Command{
+		Use:   "rectify",
+		Short: "Correct a subject's data everywhere the data map holds it (Art. 16) and read it back",
+		Long: "Write corrected values into every matching row, one transaction per datastore, then read the rows\n" +
+			"again to check them. --set takes a field (datastore.collection.column) or a data category\n" +
+			"(contact.address: every field of that category) and the new value. Exit code 1 when a datastore\n" +
+			"failed or a value did not read back.",
+		Args: exactArgs(0, "no arguments (name the subject with flags)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := ids.identities()
+			if err != nil {
+				return err
+			}
+			values := map[string]string{}
+			for _, kv := range set {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usageError{fmt.Errorf("--set takes FIELD=VALUE, e.g. --set contact.address=\"1 New Street\"")}
+				}
+				values[k] = v
+			}
+			a, err := g.open(cmd.Context(), true, "cli")
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res, err := a.DSR.Rectify(cmd.Context(), dsr.RectifyParams{RequestID: "req_" + uuid.Must(uuid.NewV7()).String(), Identities: list, Values: values})
+			if err != nil {
+				return err
+			}
+			if err := g.print(cmd.OutOrStdout(), res, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "DATASTORE\tCOLLECTION\tROWS\tSTATUS")
+				for _, s := range res.Steps {
+					status := s.Status
+					if s.Error != "" {
+						status += ": " + s.Error
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.Datastore, s.Collection, s.Rows, status)
+				}
+				fmt.Fprintf(tw, "request %s: %s; read back: %v\n", res.RequestID, res.Status, res.Verification.Passed)
+			}); err != nil {
+				return err
+			}
+			if res.Status != dsr.StatusCompleted {
+				return exitError{exitFailed}
+			}
+			return nil
+		},
+	}
+	ids.register(c)
+	c.Flags().StringArrayVar(&set, "set", nil, "FIELD=VALUE: a field (datastore.collection.column) or data category and its corrected value (repeatable)")
+	return c
+}
+
 func newDatamapCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "datamap", Short: "Check the data map against the databases it describes"}
 	var strict bool

@@ -71,6 +71,18 @@ func TestDemoAccessAndErase(t *testing.T) {
 		t.Fatalf("the dry run changed users: %d rows", n)
 	}
 
+	// A correction reaches the address and reads back.
+	if out := c.ok("rectify", "--user-id", "1", "--set", "shop.addresses.city=Hamburg"); !strings.Contains(out, "read back: true") {
+		t.Errorf("rectify output:\n%s", out)
+	}
+	db.QueryRow(`SELECT count(*) FROM addresses WHERE user_id = 1 AND city <> 'Hamburg'`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d addresses of user 1 not rectified", n)
+	}
+	if code, _, errs := c.run("rectify", "--user-id", "1", "--set", "shop.users.nope=x"); code != 3 || !strings.Contains(errs, "values.shop.users.nope") {
+		t.Errorf("rectify of an undeclared field: exit %d %s", code, errs)
+	}
+
 	code, stdout, stderr := c.run("erase", "--email", email, "--user-id", "1")
 	if code != 0 {
 		t.Fatalf("erase: exit %d\n%s%s", code, stdout, stderr)

@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(g),
 		newAccessCmd(g),
 		newEraseCmd(g),
+		newRectifyCmd(g),
 		newDatamapCmd(g),
 	)
 	return root
