@@ -43,6 +43,11 @@ type Request struct {
 	SubjectRef SubjectRef
 	// Identities is the sealed JSON of the identities the request named.
 	Identities []byte
+	// Jurisdiction decides the deadline.
+	Jurisdiction Jurisdiction
+	// DueAt is when the response is due by law (package deadline), and
+	// ExtendedDueAt when it is due if the deadline is extended.
+	DueAt, ExtendedDueAt time.Time
 	// Actor is who made the request: api:<key name>, cli, library.
 	Actor       string
 	CreatedAt   time.Time

@@ -55,6 +55,7 @@ func (a *App) openDSR(opts Options) error {
 	a.Requests = dsr.NewRequests(dsr.RequestsOptions{
 		Engine: a.DSR, Store: a.Store, Sealer: a.Keyring,
 		ExportDir: filepath.Join(a.dataDir, "exports"), Clock: a.clock, Logger: a.log,
+		Jurisdiction: a.Config.Jurisdiction,
 	})
 	return nil
 }

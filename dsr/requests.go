@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/deadline"
 )
 
 // Sealer encrypts with a subject's key (package keyring).
@@ -36,8 +37,15 @@ type RequestsOptions struct {
 	// MaxRunning bounds the requests this process runs at once; more wait
 	// their turn. Defaults to 4.
 	MaxRunning int
-	Clock      lethe.Clock
-	Logger     *slog.Logger
+	// Calendar computes the legal deadline of each request: the
+	// controller's time zone and public holidays. Defaults to UTC without
+	// holidays (weekends still move a GDPR deadline).
+	Calendar deadline.Calendar
+	// Jurisdiction is the default for requests that name none. Defaults
+	// to gdpr.
+	Jurisdiction lethe.Jurisdiction
+	Clock        lethe.Clock
+	Logger       *slog.Logger
 }
 
 // Requests records data subject requests in the store and runs them in
@@ -76,6 +84,8 @@ type CreateParams struct {
 	Identities []lethe.Identity
 	// Actor is who asks: api:<key name>, cli.
 	Actor string
+	// Jurisdiction decides the deadline; empty means the default.
+	Jurisdiction lethe.Jurisdiction
 	// Values are the corrected values of a rectification (see
 	// RectifyParams.Values). They are personal data: held in memory for
 	// the run, never stored.
@@ -101,9 +111,15 @@ func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, e
 		}
 	}
 	now := r.clock.Now().UTC()
+	j := cmp.Or(p.Jurisdiction, r.opts.Jurisdiction, lethe.GDPR)
+	due, err := r.opts.Calendar.Due(j, now)
+	if err != nil {
+		return lethe.Request{}, err
+	}
 	req := lethe.Request{
 		ID: "req_" + uuid.Must(uuid.NewV7()).String(), Type: p.Type, Status: lethe.RequestRunning,
 		SubjectRef: r.opts.Engine.subjectRef(p.Identities), Actor: cmp.Or(p.Actor, "library"), CreatedAt: now, UpdatedAt: now,
+		Jurisdiction: j, DueAt: due.Due, ExtendedDueAt: due.ExtendedDue,
 	}
 	if r.opts.Sealer != nil && req.SubjectRef != (lethe.SubjectRef{}) {
 		plain, err := json.Marshal(identityMap(p.Identities))

@@ -19,24 +19,29 @@ import (
 
 // RequestCreateBody is a data subject request as an API client sends it.
 type RequestCreateBody struct {
-	Type       string            `json:"type" enum:"access,portability,erasure,rectification" doc:"access (Art. 15: a ZIP package of everything held), portability (Art. 20: the data given under consent or contract, as JSON and CSV), erasure (Art. 17) or rectification (Art. 16, with values)."`
-	Identities map[string]string `json:"identities" minProperties:"1" maxProperties:"16" doc:"What the subject is known by: identity type -> value, e.g. {\"email\": \"jane@example.com\", \"user_id\": \"42\"}. Types are lower-case identifiers (user_id, email, phone or a custom type of the data map)."`
-	Values     map[string]string `json:"values,omitempty" maxProperties:"64" doc:"rectification only: the corrected values, by field (datastore.collection.column) or data category (contact.address: every field of that category). Never stored: applied and forgotten."`
+	Type         string            `json:"type" enum:"access,portability,erasure,rectification" doc:"access (Art. 15: a ZIP package of everything held), portability (Art. 20: the data given under consent or contract, as JSON and CSV), erasure (Art. 17) or rectification (Art. 16, with values)."`
+	Identities   map[string]string `json:"identities" minProperties:"1" maxProperties:"16" doc:"What the subject is known by: identity type -> value, e.g. {\"email\": \"jane@example.com\", \"user_id\": \"42\"}. Types are lower-case identifiers (user_id, email, phone or a custom type of the data map)."`
+	Jurisdiction string            `json:"jurisdiction,omitempty" enum:"gdpr,ccpa,lgpd" doc:"The regime the request falls under, which sets its deadline: gdpr (one month, 1182/71 rules), ccpa (45 days), lgpd (15 days). Defaults to the config's jurisdiction."`
+	Values       map[string]string `json:"values,omitempty" maxProperties:"64" doc:"rectification only: the corrected values, by field (datastore.collection.column) or data category (contact.address: every field of that category). Never stored: applied and forgotten."`
 }
 
 // RequestResponse is a data subject request as the API shows it. It holds
 // no personal data: the identities are not repeated.
 type RequestResponse struct {
-	ID          string          `json:"id" doc:"The request id; the audit log names it too."`
-	Type        string          `json:"type"`
-	Status      string          `json:"status" enum:"running,completed,partially_completed,failed" doc:"running until every datastore answered; partially_completed when a datastore failed or verification found data left."`
-	SubjectRef  string          `json:"subject_ref" doc:"The pseudonymous subject reference (hex)."`
-	Actor       string          `json:"actor"`
-	CreatedAt   time.Time       `json:"created_at"`
-	CompletedAt *time.Time      `json:"completed_at,omitempty"`
-	Result      json.RawMessage `json:"result,omitempty" doc:"access/portability: rows per collection and unreachable datastores; erasure: the certificate (steps per collection with rows, holds and status, verification, audit checkpoint)."`
-	Export      string          `json:"export,omitempty" doc:"Where to download the package, once completed (access and portability)."`
-	Error       string          `json:"error,omitempty"`
+	ID            string          `json:"id" doc:"The request id; the audit log names it too."`
+	Type          string          `json:"type"`
+	Status        string          `json:"status" enum:"running,completed,partially_completed,failed" doc:"running until every datastore answered; partially_completed when a datastore failed or verification found data left."`
+	SubjectRef    string          `json:"subject_ref" doc:"The pseudonymous subject reference (hex)."`
+	Actor         string          `json:"actor"`
+	CreatedAt     time.Time       `json:"created_at"`
+	CompletedAt   *time.Time      `json:"completed_at,omitempty"`
+	Jurisdiction  string          `json:"jurisdiction"`
+	DueAt         time.Time       `json:"due_at" doc:"When the response is due by law: the last instant of the due day in the controller's time zone."`
+	ExtendedDueAt *time.Time      `json:"extended_due_at,omitempty" doc:"When it is due if the deadline is extended (GDPR: two further months, recorded within the first)."`
+	Overdue       bool            `json:"overdue" doc:"True while the request is not finished and its due time has passed."`
+	Result        json.RawMessage `json:"result,omitempty" doc:"access/portability: rows per collection and unreachable datastores; erasure: the certificate (steps per collection with rows, holds and status, verification, audit checkpoint)."`
+	Export        string          `json:"export,omitempty" doc:"Where to download the package, once completed (access and portability)."`
+	Error         string          `json:"error,omitempty"`
 }
 
 type requestCreateInput struct {
@@ -97,10 +102,16 @@ func (s *Server) registerRequests() {
 	}, lethe.ScopeRequestsWrite, http.StatusNotFound, http.StatusConflict), s.requestExport)
 }
 
-func requestResponse(r lethe.Request) RequestResponse {
+func requestResponse(r lethe.Request, now time.Time) RequestResponse {
 	out := RequestResponse{
 		ID: r.ID, Type: string(r.Type), Status: string(r.Status), SubjectRef: r.SubjectRef.String(), Actor: r.Actor,
 		CreatedAt: r.CreatedAt, CompletedAt: r.CompletedAt, Result: r.Result, Error: r.Error,
+		Jurisdiction: string(r.Jurisdiction), DueAt: r.DueAt,
+		Overdue: r.CompletedAt == nil && !r.DueAt.IsZero() && now.After(r.DueAt),
+	}
+	if !r.ExtendedDueAt.IsZero() {
+		t := r.ExtendedDueAt
+		out.ExtendedDueAt = &t
 	}
 	if r.Export != "" {
 		out.Export = "/v1/requests/" + r.ID + "/export"
@@ -127,11 +138,12 @@ func (s *Server) createRequest(ctx context.Context, in *requestCreateInput) (*re
 	if in.Body.Type != string(lethe.RequestRectification) && len(in.Body.Values) > 0 {
 		return nil, s.problemFor(ctx, lethe.FieldErrorf("values", "only a rectification takes values"), inBody)
 	}
-	r, err := s.requests.Create(ctx, dsr.CreateParams{Type: lethe.RequestType(in.Body.Type), Identities: ids, Values: in.Body.Values, Actor: actor(ctx)})
+	r, err := s.requests.Create(ctx, dsr.CreateParams{Type: lethe.RequestType(in.Body.Type), Identities: ids, Values: in.Body.Values,
+		Jurisdiction: lethe.Jurisdiction(in.Body.Jurisdiction), Actor: actor(ctx)})
 	if err != nil {
 		return nil, s.problemFor(ctx, err, requestBodyFields)
 	}
-	return &requestOutput{Body: requestResponse(r)}, nil
+	return &requestOutput{Body: requestResponse(r, time.Now())}, nil
 }
 
 func (s *Server) getRequest(ctx context.Context, in *requestIDInput) (*requestOutput, error) {
@@ -142,7 +154,7 @@ func (s *Server) getRequest(ctx context.Context, in *requestIDInput) (*requestOu
 	if err != nil {
 		return nil, s.problemFor(ctx, err, nil)
 	}
-	return &requestOutput{Body: requestResponse(r)}, nil
+	return &requestOutput{Body: requestResponse(r, time.Now())}, nil
 }
 
 func (s *Server) requestExport(ctx context.Context, in *requestIDInput) (*huma.StreamResponse, error) {

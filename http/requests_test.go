@@ -111,6 +111,16 @@ func TestRequestsAccessAndErasure(t *testing.T) {
 	if created.Status != "running" || !strings.HasPrefix(created.ID, "req_") {
 		t.Fatalf("created %+v", created)
 	}
+	// GDPR by default: one month by the 1182/71 rules, at least 28 days.
+	if created.Jurisdiction != "gdpr" || created.DueAt.Sub(created.CreatedAt) < 28*24*time.Hour || created.ExtendedDueAt == nil || created.Overdue {
+		t.Errorf("deadline: %s due %v, extended %v, overdue %v", created.Jurisdiction, created.DueAt, created.ExtendedDueAt, created.Overdue)
+	}
+	code, b = e.do("POST", "/v1/requests", e.token, `{"type": "access", "jurisdiction": "lgpd", "identities": {"user_id": "3"}}`)
+	var lgpd api.RequestResponse
+	json.Unmarshal(b, &lgpd)
+	if code != 202 || lgpd.Jurisdiction != "lgpd" || lgpd.DueAt.Sub(lgpd.CreatedAt) > 16*24*time.Hour || lgpd.ExtendedDueAt != nil {
+		t.Errorf("LGPD deadline: %d %s", code, b)
+	}
 	done := e.wait(created.ID)
 	if done.Status != "completed" || done.Export == "" {
 		t.Fatalf("access request: %+v", done)

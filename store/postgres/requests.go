@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"github.com/lethe-privacy/lethe"
 )
 
-const requestColumns = `id, type, status, subject_ref, identities, actor, created_at, updated_at, completed_at, result, export, error`
+const requestColumns = `id, type, status, subject_ref, identities, actor, created_at, updated_at, completed_at, result, export, error, jurisdiction, due_at, extended_due_at`
 
 // RequestCreate stores a new request with its audit record, in one
 // transaction.
@@ -21,9 +22,9 @@ func (s *Store) RequestCreate(ctx context.Context, r lethe.Request, rec lethe.Au
 	}
 	_, err := s.appendWith(ctx, "create request", []lethe.AuditRecord{rec}, func(_ txConn, b *batch) error {
 		b.queue("create request", "a request with this id already exists", nil,
-			`INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			`INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			r.ID, string(r.Type), string(r.Status), r.SubjectRef[:], r.Identities, r.Actor, ts(r.CreatedAt), ts(r.UpdatedAt),
-			tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error)
+			tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error, string(cmp.Or(r.Jurisdiction, lethe.GDPR)), tsZero(r.DueAt), tsZero(r.ExtendedDueAt))
 		return nil
 	})
 	return err
@@ -98,8 +99,10 @@ func scanRequest(row pgx.Row) (lethe.Request, error) {
 		created, updated time.Time
 		completed        *time.Time
 		result           *string
+		jurisdiction     string
+		due, extended    *time.Time
 	)
-	if err := row.Scan(&r.ID, &typ, &status, &ref, &r.Identities, &r.Actor, &created, &updated, &completed, &result, &r.Export, &r.Error); err != nil {
+	if err := row.Scan(&r.ID, &typ, &status, &ref, &r.Identities, &r.Actor, &created, &updated, &completed, &result, &r.Export, &r.Error, &jurisdiction, &due, &extended); err != nil {
 		return r, err
 	}
 	if len(ref) != len(r.SubjectRef) {
@@ -115,7 +118,23 @@ func scanRequest(row pgx.Row) (lethe.Request, error) {
 	if result != nil {
 		r.Result = []byte(*result)
 	}
+	r.Jurisdiction = lethe.Jurisdiction(jurisdiction)
+	if due != nil {
+		r.DueAt = due.UTC()
+	}
+	if extended != nil {
+		r.ExtendedDueAt = extended.UTC()
+	}
 	return r, nil
+}
+
+// tsZero passes a zero time as NULL.
+func tsZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = ts(t)
+	return &t
 }
 
 // jsonText passes a JSON document to a jsonb parameter as text.

@@ -1,15 +1,17 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
 
-const requestColumns = `id, type, status, subject_ref, identities, actor, created_at, updated_at, completed_at, result, export, error`
+const requestColumns = `id, type, status, subject_ref, identities, actor, created_at, updated_at, completed_at, result, export, error, jurisdiction, due_at, extended_due_at`
 
 // RequestCreate stores a new request with its audit record, in one
 // transaction.
@@ -19,9 +21,9 @@ func (s *Store) RequestCreate(ctx context.Context, r lethe.Request, rec lethe.Au
 	}
 	var hashes []lethe.AuditTreeHash
 	err := s.write(ctx, "create request", func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, string(r.Type), string(r.Status), r.SubjectRef[:], r.Identities, r.Actor, micros(r.CreatedAt), micros(r.UpdatedAt),
-			nullMicros(r.CompletedAt), nullText(r.Result), r.Export, r.Error); err != nil {
+			nullMicros(r.CompletedAt), nullText(r.Result), r.Export, r.Error, string(cmp.Or(r.Jurisdiction, lethe.GDPR)), nullTime(r.DueAt), nullTime(r.ExtendedDueAt)); err != nil {
 			return conflict("create request", "a request with this id already exists", err)
 		}
 		var err error
@@ -106,8 +108,10 @@ func scanRequest(row interface{ Scan(...any) error }) (lethe.Request, error) {
 		created, updated int64
 		completed        sql.NullInt64
 		result           sql.NullString
+		jurisdiction     string
+		due, extended    sql.NullInt64
 	)
-	if err := row.Scan(&r.ID, &typ, &status, &ref, &r.Identities, &r.Actor, &created, &updated, &completed, &result, &r.Export, &r.Error); err != nil {
+	if err := row.Scan(&r.ID, &typ, &status, &ref, &r.Identities, &r.Actor, &created, &updated, &completed, &result, &r.Export, &r.Error, &jurisdiction, &due, &extended); err != nil {
 		return r, err
 	}
 	if len(ref) != len(r.SubjectRef) {
@@ -123,7 +127,21 @@ func scanRequest(row interface{ Scan(...any) error }) (lethe.Request, error) {
 	if result.Valid {
 		r.Result = []byte(result.String)
 	}
+	r.Jurisdiction = lethe.Jurisdiction(jurisdiction)
+	if due.Valid {
+		r.DueAt = fromMicros(due.Int64)
+	}
+	if extended.Valid {
+		r.ExtendedDueAt = fromMicros(extended.Int64)
+	}
 	return r, nil
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
 }
 
 func nullText(b []byte) any {

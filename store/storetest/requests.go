@@ -23,6 +23,7 @@ func testRequestRoundTrip(t *testing.T, h Harness) {
 	r := lethe.Request{
 		ID: "req_1", Type: lethe.RequestErasure, Status: lethe.RequestRunning, SubjectRef: lethe.SubjectRef{1, 2, 3},
 		Identities: []byte{0xde, 0xad}, Actor: "api:crm", CreatedAt: created, UpdatedAt: created,
+		Jurisdiction: lethe.CCPA, DueAt: created.AddDate(0, 0, 45), ExtendedDueAt: created.AddDate(0, 0, 90),
 	}
 	if err := s.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "api:crm", Action: "request.created", Object: r.ID}); err != nil {
 		t.Fatal(err)
@@ -47,7 +48,8 @@ func testRequestRoundTrip(t *testing.T, h Harness) {
 		t.Errorf("result %s does not read back as JSON: %v", got.Result, err)
 	}
 	if got.Type != r.Type || got.Status != r.Status || got.SubjectRef != r.SubjectRef || string(got.Identities) != string(r.Identities) ||
-		got.Actor != r.Actor || !got.CreatedAt.Equal(created) || got.CompletedAt == nil || !got.CompletedAt.Equal(done) || got.Export != r.Export {
+		got.Actor != r.Actor || !got.CreatedAt.Equal(created) || got.CompletedAt == nil || !got.CompletedAt.Equal(done) || got.Export != r.Export ||
+		got.Jurisdiction != lethe.CCPA || !got.DueAt.Equal(r.DueAt) || !got.ExtendedDueAt.Equal(r.ExtendedDueAt) {
 		t.Errorf("read back %+v, want %+v", got, r)
 	}
 	for i := 2; i <= 4; i++ {
