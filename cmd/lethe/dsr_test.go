@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/app"
 	"github.com/lethe-privacy/lethe/dsr"
 )
 
@@ -174,4 +176,35 @@ func TestHelperLethe(t *testing.T) {
 		t.Skip("runs only as a child of another test")
 	}
 	os.Exit(run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+}
+
+func TestRequestListShowsDeadlines(t *testing.T) {
+	c := newCLI(t)
+	c.ok("demo", "seed", "--subjects", "5")
+	t.Setenv("LETHE_DATA_DIR", c.dataDir)
+	a, err := app.Open(context.Background(), app.Options{ConfigPath: exampleConfig, DataDir: c.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Requests.Create(context.Background(), dsr.CreateParams{Type: lethe.RequestAccess, Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "2"}}, Wait: true})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("request", "list")
+	if !strings.Contains(out, r.ID) || !strings.Contains(out, r.DueAt.Format("2006-01-02")) {
+		t.Errorf("list:\n%s", out)
+	}
+	if out := c.ok("request", "list", "--overdue"); strings.Contains(out, r.ID) {
+		t.Errorf("a request due in a month is listed as overdue:\n%s", out)
+	}
+	if out := c.ok("request", "list", "--due-within", "60d"); strings.Contains(out, r.ID) {
+		t.Errorf("a completed request is listed as due:\n%s", out)
+	}
+	if out := c.ok("request", "show", r.ID); !strings.Contains(out, `"status": "completed"`) {
+		t.Errorf("show:\n%s", out)
+	}
+	if code, _, _ := c.run("request", "show", "req_nope"); code != 3 {
+		t.Errorf("show unknown: exit %d, want 3", code)
+	}
 }

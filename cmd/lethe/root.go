@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		newAccessCmd(g),
 		newEraseCmd(g),
 		newRectifyCmd(g),
+		newRequestCmd(g),
 		newDatamapCmd(g),
 	)
 	return root
