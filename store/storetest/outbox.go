@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ func RunOutbox(t *testing.T, h Harness) {
 	t.Run("OutboxEnqueueAudited", func(t *testing.T) { testOutboxEnqueue(t, h) })
 	t.Run("OutboxClaimLease", func(t *testing.T) { testOutboxClaimLease(t, h) })
 	t.Run("OutboxMarkAndList", func(t *testing.T) { testOutboxMarkAndList(t, h) })
+	t.Run("OutboxConcurrentClaims", func(t *testing.T) { testOutboxConcurrentClaims(t, h) })
 }
 
 var outboxT0 = time.Date(2026, 12, 2, 10, 0, 0, 123456000, time.UTC)
@@ -164,4 +167,56 @@ func outboxIDs(ms []lethe.OutboxMessage) []string {
 		out[i] = m.ID
 	}
 	return out
+}
+
+// testOutboxConcurrentClaims has several workers claim at once: every
+// message is claimed exactly once.
+func testOutboxConcurrentClaims(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	const messages, workers = 40, 4
+	for i := range messages {
+		outboxEnqueue(t, s, outboxMessage(fmt.Sprintf("mail_%02d", i), outboxT0))
+	}
+	now := outboxT0.Add(time.Minute)
+	var (
+		mu      sync.Mutex
+		claimed = map[string]int{}
+		wg      sync.WaitGroup
+		errs    = make(chan error, workers)
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				got, err := s.OutboxClaim(ctx, now, time.Hour, 3)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range got {
+					claimed[m.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(claimed) != messages {
+		t.Errorf("%d of %d messages claimed", len(claimed), messages)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
 }
