@@ -16,6 +16,7 @@ import (
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/app"
 	"github.com/lethe-privacy/lethe/dsr"
+	"github.com/lethe-privacy/lethe/mail"
 )
 
 // TestDemoAccessAndErase is the README's walk through the embedded sample
@@ -206,5 +207,30 @@ func TestRequestListShowsDeadlines(t *testing.T) {
 	}
 	if code, _, _ := c.run("request", "show", "req_nope"); code != 3 {
 		t.Errorf("show unknown: exit %d, want 3", code)
+	}
+}
+
+func TestOutboxListShowsNoRecipient(t *testing.T) {
+	c := newCLI(t)
+	a, err := app.Open(context.Background(), app.Options{ConfigPath: exampleConfig, DataDir: c.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := mail.New(mail.Options{Store: a.Store, Sealer: a.Keyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := a.Keyring.SubjectRef(lethe.Identity{Type: lethe.IdentityEmail, Value: "jane@example.com"})
+	id, err := ob.Enqueue(context.Background(), ref, "jane@example.com", "verification_code", map[string]any{"code": "483920", "expires_in": "15 minutes"})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("outbox", "list", "--pending")
+	if !strings.Contains(out, id) || !strings.Contains(out, "verification_code") || !strings.Contains(out, "pending") {
+		t.Errorf("outbox list:\n%s", out)
+	}
+	if strings.Contains(out, "jane@example.com") || strings.Contains(out, "483920") {
+		t.Errorf("outbox list shows the recipient or the code:\n%s", out)
 	}
 }

@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newEraseCmd(g),
 		newRectifyCmd(g),
 		newRequestCmd(g),
+		newOutboxCmd(g),
 		newDatamapCmd(g),
 	)
 	return root
