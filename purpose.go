@@ -15,6 +15,9 @@ type Config struct {
 	Jurisdiction Jurisdiction `yaml:"jurisdiction,omitempty" json:"jurisdiction,omitempty"`
 	// Purposes declares every purpose of processing.
 	Purposes []Purpose `yaml:"purposes" json:"purposes"`
+	// Calendar is the controller's time zone and public holidays, which
+	// legal deadlines are counted in. Defaults to UTC without holidays.
+	Calendar *Calendar `yaml:"calendar,omitempty" json:"calendar,omitempty"`
 	// Datastores is the data map: the databases and services that hold
 	// personal data, by name. Package config fills the names (Datastore.Name,
 	// Collection.Name and Collection.Datastore), turns redis keys into
@@ -83,6 +86,16 @@ func (c *Config) PurposeIDs() []string {
 		ids[i] = p.ID
 	}
 	return ids
+}
+
+// Calendar says where the controller counts days: a period that ends on a
+// Saturday, Sunday or public holiday ends on the next working day
+// (Regulation 1182/71 Art. 3(4)).
+type Calendar struct {
+	// TimeZone is an IANA zone name such as Europe/Berlin. Defaults to UTC.
+	TimeZone string `yaml:"time_zone,omitempty" json:"time_zone,omitempty"`
+	// Holidays are the public holidays, as YYYY-MM-DD dates.
+	Holidays []string `yaml:"holidays,omitempty" json:"holidays,omitempty"`
 }
 
 // Controller identifies the controller (Art. 30(1)(a)).

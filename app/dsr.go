@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+	_ "time/tzdata" // time zones for legal deadlines, also where the system has none
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/connector"
 	"github.com/lethe-privacy/lethe/datamap"
+	"github.com/lethe-privacy/lethe/deadline"
 	"github.com/lethe-privacy/lethe/dsr"
 	"github.com/lethe-privacy/lethe/mask"
 )
@@ -52,12 +55,42 @@ func (a *App) openDSR(opts Options) error {
 	if err != nil {
 		return err
 	}
+	cal, err := calendar(a.Config.Calendar)
+	if err != nil {
+		return err
+	}
 	a.Requests = dsr.NewRequests(dsr.RequestsOptions{
-		Engine: a.DSR, Store: a.Store, Sealer: a.Keyring,
+		Calendar: cal,
+		Engine:   a.DSR, Store: a.Store, Sealer: a.Keyring,
 		ExportDir: filepath.Join(a.dataDir, "exports"), Clock: a.clock, Logger: a.log,
 		Jurisdiction: a.Config.Jurisdiction,
 	})
 	return nil
+}
+
+// calendar turns the config's calendar into the deadline calculator's.
+// package config validated it already; errors here are for library users
+// who built a Config by hand.
+func calendar(c *lethe.Calendar) (deadline.Calendar, error) {
+	var cal deadline.Calendar
+	if c == nil {
+		return cal, nil
+	}
+	if c.TimeZone != "" {
+		loc, err := time.LoadLocation(c.TimeZone)
+		if err != nil {
+			return cal, lethe.FieldErrorf("calendar.time_zone", "%q is not a time zone", c.TimeZone)
+		}
+		cal.Location = loc
+	}
+	for i, h := range c.Holidays {
+		d, err := deadline.ParseDate(h)
+		if err != nil {
+			return cal, lethe.FieldErrorf(fmt.Sprintf("calendar.holidays[%d]", i), "%q is not a date", h)
+		}
+		cal.Holidays = append(cal.Holidays, d)
+	}
+	return cal, nil
 }
 
 // maskCache parses each strategy once.

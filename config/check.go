@@ -2,8 +2,10 @@ package config
 
 import (
 	"strings"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/deadline"
 )
 
 // transferSafeguards are the safeguard values that make a transfer outside
@@ -14,7 +16,30 @@ var transferSafeguards = "adequacy, scc, bcr, code_of_conduct, certification or 
 // express as conditionals whose errors nobody could read. Values that
 // already failed validation were pruned and their paths are covered, so
 // nothing here reports a consequence of a problem already reported.
+// checkCalendar refuses a time zone the system does not know and dates
+// that do not exist.
+func (p *parser) checkCalendar(c *lethe.Calendar) {
+	if c == nil {
+		return
+	}
+	if c.TimeZone != "" && !p.covered("calendar.time_zone") {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			p.add("calendar.time_zone", p.lineOf("calendar.time_zone"), "%q is not a time zone; write an IANA name such as Europe/Berlin", c.TimeZone)
+		}
+	}
+	for i, h := range c.Holidays {
+		at := itemPath("calendar.holidays", i)
+		if h == "" || p.covered(at) {
+			continue
+		}
+		if _, err := deadline.ParseDate(h); err != nil {
+			p.add(at, p.lineOf(at), "%q is not a date that exists", h)
+		}
+	}
+}
+
 func (p *parser) check(cfg *lethe.Config) {
+	p.checkCalendar(cfg.Calendar)
 	firstID := map[string]string{}
 	for i := range cfg.Purposes {
 		pp := &cfg.Purposes[i]
