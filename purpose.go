@@ -18,6 +18,9 @@ type Config struct {
 	// Calendar is the controller's time zone and public holidays, which
 	// legal deadlines are counted in. Defaults to UTC without holidays.
 	Calendar *Calendar `yaml:"calendar,omitempty" json:"calendar,omitempty"`
+	// SMTP is the mail server Lethe sends notices through (verification
+	// codes, request outcomes). Without it, mail waits in the outbox.
+	SMTP *SMTP `yaml:"smtp,omitempty" json:"-"`
 	// Datastores is the data map: the databases and services that hold
 	// personal data, by name. Package config fills the names (Datastore.Name,
 	// Collection.Name and Collection.Datastore), turns redis keys into
@@ -86,6 +89,22 @@ func (c *Config) PurposeIDs() []string {
 		ids[i] = p.ID
 	}
 	return ids
+}
+
+// SMTP is the mail server of the outbox. The password usually comes from
+// the environment (${SMTP_PASSWORD}) and is never logged or quoted.
+type SMTP struct {
+	Host string `yaml:"host" json:"host"`
+	// Port defaults to 587 (465 with tls: tls, 25 with tls: none).
+	Port     int    `yaml:"port,omitempty" json:"port,omitempty"`
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	Password string `yaml:"password,omitempty" json:"-"`
+	// From is the sender, e.g. "Privacy team <privacy@example.com>".
+	From string `yaml:"from" json:"from"`
+	// TLS is starttls (the default), tls or none.
+	TLS string `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// Timeout bounds connecting and each exchange. Defaults to 30s.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // Calendar says where the controller counts days: a period that ends on a

@@ -18,6 +18,7 @@ import (
 	"github.com/lethe-privacy/lethe/consent"
 	"github.com/lethe-privacy/lethe/dsr"
 	"github.com/lethe-privacy/lethe/keyring"
+	"github.com/lethe-privacy/lethe/mail"
 	"github.com/lethe-privacy/lethe/store/postgres"
 	"github.com/lethe-privacy/lethe/store/sqlite"
 )
@@ -68,6 +69,9 @@ type App struct {
 	DSR *dsr.Engine
 	// Requests records requests and runs them in the background.
 	Requests *dsr.Requests
+	// Outbox queues e-mail and sends it through the configured SMTP
+	// server; `lethe serve` runs it.
+	Outbox *mail.Outbox
 
 	dataDir string
 	maskKey []byte

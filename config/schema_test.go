@@ -71,6 +71,8 @@ func matchType(t *testing.T, typ reflect.Type, sch schemaNode, path string) {
 		matchType(t, typ.Elem(), schemaNode{values}, path+".*")
 	case reflect.String:
 		wantType("string")
+	case reflect.Int:
+		wantType("integer")
 	case reflect.Bool:
 		wantType("boolean")
 	case reflect.Struct:

@@ -46,6 +46,9 @@ func newServeCmd(g *globals) *cobra.Command {
 			if every > 0 {
 				go signCheckpoints(ctx, a, every, log)
 			}
+			// The outbox sends queued mail (or, without smtp:, lets it wait
+			// for `lethe outbox list`) until the server stops.
+			go a.Outbox.Run(ctx)
 			log.Info("lethe serving", "addr", addr, "purposes", len(a.Config.Purposes), "store", storeKind(g))
 			err = srv.ListenAndServe(ctx, addr)
 			// Sign what the last requests appended before going away.
