@@ -456,11 +456,11 @@ const storeBelow = 16 << 10
 // one datastore.
 const maxCollectionsAtOnce = 4
 
-// eachConcurrently calls fn for every node, a few at a time, and returns
-// the first error.
-func eachConcurrently(nodes []*node, fn func(*node) error) error {
-	if len(nodes) == 1 {
-		return fn(nodes[0])
+// eachConcurrently calls fn for every item (collections of one
+// datastore), a few at a time, and returns the first error.
+func eachConcurrently[T any](items []T, fn func(T) error) error {
+	if len(items) == 1 {
+		return fn(items[0])
 	}
 	var (
 		wg    sync.WaitGroup
@@ -468,7 +468,7 @@ func eachConcurrently(nodes []*node, fn func(*node) error) error {
 		first error
 	)
 	sem := make(chan struct{}, maxCollectionsAtOnce)
-	for _, n := range nodes {
+	for _, n := range items {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

@@ -351,17 +351,6 @@ func (ps *planStep) needsCount() bool {
 	return ps.step == nil || len(ps.masks) > 0 || ps.cutoff != nil
 }
 
-// eachStep runs fn on the steps of one datastore, a few at a time.
-func eachStep(steps []*planStep, fn func(*planStep) error) error {
-	nodes := make([]*node, len(steps))
-	byNode := make(map[*node]*planStep, len(steps))
-	for i, ps := range steps {
-		nodes[i] = ps.n
-		byNode[ps.n] = ps
-	}
-	return eachConcurrently(nodes, func(n *node) error { return fn(byNode[n]) })
-}
-
 // count reads the plan's rows once: how many match, how many a hold
 // keeps, and the fingerprints of the values anonymisation replaces.
 func (e *Engine) count(ctx context.Context, conn lethe.Connector, requestID string, ps *planStep, originals *fingerprints) error {
@@ -515,7 +504,7 @@ func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*pla
 			defer firstOnce()
 			conn, err := e.connectors.Connector(ctx, ds)
 			if err == nil {
-				err = eachStep(steps, func(ps *planStep) error {
+				err = eachConcurrently(steps, func(ps *planStep) error {
 					if !p.DryRun && !ps.needsCount() {
 						return nil // a plain delete counts what it deletes
 					}
@@ -618,7 +607,7 @@ type verification struct {
 // subject is left outside holds. A datastore that cannot be read again is
 // recorded as not verified.
 func (e *Engine) verifyDatastore(ctx context.Context, conn lethe.Connector, requestID string, steps []*planStep, originals *fingerprints, v *verification) {
-	err := eachStep(steps, func(ps *planStep) error {
+	err := eachConcurrently(steps, func(ps *planStep) error {
 		res, checked, err := e.verifyCollection(ctx, conn, requestID, ps, originals)
 		if err != nil {
 			return err

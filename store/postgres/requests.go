@@ -57,25 +57,16 @@ func (s *Store) RequestGet(ctx context.Context, id string) (lethe.Request, error
 
 // RequestList returns requests newest first.
 func (s *Store) RequestList(ctx context.Context, limit int) ([]lethe.Request, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+requestColumns+` FROM requests ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, translate("list requests", err)
-	}
-	defer rows.Close()
-	var out []lethe.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, translate("list requests", err)
-		}
-		out = append(out, r)
-	}
-	return out, translate("list requests", rows.Err())
+	return s.listRequests(ctx, `SELECT `+requestColumns+` FROM requests ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
 }
 
 // RequestListBySubject returns the subject's requests, newest first.
 func (s *Store) RequestListBySubject(ctx context.Context, ref lethe.SubjectRef) ([]lethe.Request, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+requestColumns+` FROM requests WHERE subject_ref = $1 ORDER BY created_at DESC, id DESC`, ref[:])
+	return s.listRequests(ctx, `SELECT `+requestColumns+` FROM requests WHERE subject_ref = $1 ORDER BY created_at DESC, id DESC`, ref[:])
+}
+
+func (s *Store) listRequests(ctx context.Context, query string, args ...any) ([]lethe.Request, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, translate("list requests", err)
 	}
