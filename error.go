@@ -20,6 +20,7 @@ const (
 	ETOOLARGE     Code = "too_large"    // the input exceeds a limit
 	EUNAVAILABLE  Code = "unavailable"  // a dependency (database, secret) cannot be reached
 	ESHREDDED     Code = "shredded"     // the subject's key was destroyed; the data is gone for good
+	ERATELIMITED  Code = "rate_limited" // too many calls in a while; retry after the time given
 	EINTERNAL     Code = "internal"     // a bug or an unexpected failure; details are logged, not shown
 )
 

@@ -21,6 +21,11 @@ type Config struct {
 	// SMTP is the mail server Lethe sends notices through (verification
 	// codes, request outcomes). Without it, mail waits in the outbox.
 	SMTP *SMTP `yaml:"smtp,omitempty" json:"-"`
+	// Requests configures how requests are received from the people they
+	// are about: verification codes, rate limits, trusted proxies.
+	// Defaults to codes valid 30 minutes for 5 attempts, and 5 requests an
+	// hour per e-mail address and 20 per client address.
+	Requests *RequestsConfig `yaml:"requests,omitempty" json:"requests,omitempty"`
 	// Datastores is the data map: the databases and services that hold
 	// personal data, by name. Package config fills the names (Datastore.Name,
 	// Collection.Name and Collection.Datastore), turns redis keys into

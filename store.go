@@ -22,6 +22,8 @@ type Store interface {
 	APIKeyStore
 	RequestStore
 	OutboxStore
+	VerificationStore
+	RateLimitStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.

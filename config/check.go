@@ -38,8 +38,23 @@ func (p *parser) checkCalendar(c *lethe.Calendar) {
 	}
 }
 
+// checkRequests applies the ranges of the requests: block that the
+// schema does not express (durations without months, within bounds).
+func (p *parser) checkRequests(c *lethe.RequestsConfig) {
+	if c == nil || p.covered("requests") {
+		return
+	}
+	_, err := c.Settings()
+	for _, f := range lethe.ErrorFields(err) {
+		if !p.covered(f.Path) {
+			p.add(f.Path, p.lineOf(f.Path), "%s", f.Message)
+		}
+	}
+}
+
 func (p *parser) check(cfg *lethe.Config) {
 	p.checkCalendar(cfg.Calendar)
+	p.checkRequests(cfg.Requests)
 	firstID := map[string]string{}
 	for i := range cfg.Purposes {
 		pp := &cfg.Purposes[i]

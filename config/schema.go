@@ -60,6 +60,8 @@ var compiled = sync.OnceValue(func() *compiledSchema {
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: "lethe-duration", Validate: validateDuration})
 	c.RegisterFormat(&jsonschema.Format{Name: "lethe-country", Validate: validateCountry})
+	c.RegisterFormat(&jsonschema.Format{Name: "lethe-rate", Validate: validateRate})
+	c.RegisterFormat(&jsonschema.Format{Name: "lethe-cidr", Validate: validateCIDR})
 	if err := c.AddResource(id, doc); err != nil {
 		panic(fmt.Sprintf("config: embedded lethe.schema.json: %v", err))
 	}
@@ -76,6 +78,24 @@ func validateDuration(v any) error {
 		return nil
 	}
 	_, err := lethe.ParseDuration(s)
+	return err
+}
+
+func validateRate(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	_, err := lethe.ParseRate(s)
+	return err
+}
+
+func validateCIDR(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	_, err := lethe.ParseTrustedProxy(s)
 	return err
 }
 

@@ -25,6 +25,7 @@ var statusByCode = map[lethe.Code]int{
 	lethe.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	lethe.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	lethe.ESHREDDED:     http.StatusGone,
+	lethe.ERATELIMITED:  http.StatusTooManyRequests,
 	lethe.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -59,7 +60,7 @@ type Problem struct {
 	Status int    `json:"status" doc:"The HTTP status code."`
 	Detail string `json:"detail,omitempty" doc:"What went wrong this time and how to fix it."`
 	// Code is the lethe error code (invalid, not_found, unauthorized, ...).
-	Code lethe.Code `json:"code,omitempty" doc:"Lethe's error code: invalid, not_found, conflict, unauthorized, forbidden, too_large, unavailable, shredded or internal."`
+	Code lethe.Code `json:"code,omitempty" doc:"Lethe's error code: invalid, not_found, conflict, unauthorized, forbidden, too_large, unavailable, shredded, rate_limited or internal."`
 	// RequestID matches the X-Request-Id header and the server's log line.
 	RequestID string         `json:"request_id,omitempty" doc:"The request's id, as in the X-Request-Id header and the server log."`
 	Errors    []ProblemError `json:"errors,omitempty" doc:"The offending inputs, when the problem is about input."`
@@ -111,6 +112,7 @@ var genericDetail = map[lethe.Code]string{
 	lethe.ETOOLARGE:     "the request exceeds a limit",
 	lethe.EUNAVAILABLE:  "a dependency of the server is unavailable; retry later",
 	lethe.ESHREDDED:     "the subject's data was erased",
+	lethe.ERATELIMITED:  "too many requests; retry after the time in the Retry-After header",
 	lethe.EINTERNAL:     "internal error; the server logged the details under the request id",
 }
 

@@ -123,20 +123,31 @@ func associatedData(id string) []byte { return []byte("lethe-outbox:" + id) }
 // renders with data (EINVALID, naming neither value). The message is sent
 // by the next SendDue, of this process or another, once SMTP is configured.
 func (o *Outbox) Enqueue(ctx context.Context, ref lethe.SubjectRef, to, template string, data map[string]any) (string, error) {
+	id := "mail_" + uuid.NewString()
+	return id, o.EnqueueID(ctx, id, ref, to, template, data)
+}
+
+// EnqueueID is Enqueue with an id the caller chose, deterministic for the
+// notice it sends (the request and the code's issue, say), so that a retry
+// cannot queue the same notice twice: ECONFLICT when a message with this id
+// was queued already. The id must hold no personal data.
+func (o *Outbox) EnqueueID(ctx context.Context, id string, ref lethe.SubjectRef, to, template string, data map[string]any) error {
+	if id == "" {
+		return lethe.FieldErrorf("id", "an outbox message needs an id")
+	}
 	if _, err := netmail.ParseAddress(to); err != nil {
-		return "", lethe.FieldErrorf("to", "the recipient is not a valid e-mail address")
+		return lethe.FieldErrorf("to", "the recipient is not a valid e-mail address")
 	}
 	if _, _, err := o.templates.Render(template, data); err != nil {
-		return "", err
+		return err
 	}
 	plain, err := json.Marshal(sealed{To: to, Data: data})
 	if err != nil {
-		return "", lethe.FieldErrorf("data", "the e-mail data does not encode as JSON")
+		return lethe.FieldErrorf("data", "the e-mail data does not encode as JSON")
 	}
-	id := "mail_" + uuid.NewString()
 	box, err := o.sealer.Encrypt(ctx, ref, plain, associatedData(id))
 	if err != nil {
-		return "", fmt.Errorf("seal e-mail: %w", err)
+		return fmt.Errorf("seal e-mail: %w", err)
 	}
 	now := o.clock.Now()
 	hash := sha256.Sum256(box)
@@ -144,9 +155,9 @@ func (o *Outbox) Enqueue(ctx context.Context, ref lethe.SubjectRef, to, template
 	rec := lethe.AuditRecord{Actor: "system", Action: "mail.queued", SubjectRef: ref, Object: id,
 		Details: map[string]string{"template": template}, PayloadHash: hash[:]}
 	if err := o.store.OutboxEnqueue(ctx, msg, rec); err != nil {
-		return "", fmt.Errorf("queue e-mail: %w", err)
+		return fmt.Errorf("queue e-mail: %w", err)
 	}
-	return id, nil
+	return nil
 }
 
 // SendResult counts what a SendDue did.

@@ -23,7 +23,7 @@ const (
 	exitFailed      = 1 // a check answered "not allowed", verification failed, or an internal error
 	exitUsage       = 2 // bad flags or arguments
 	exitInvalid     = 3 // invalid input, not found, conflict, not permitted
-	exitUnavailable = 4 // the database or a secret cannot be reached
+	exitUnavailable = 4 // the database or a secret cannot be reached, or a rate limit: try again later
 )
 
 // exitCodes maps each error code to the CLI exit code: the one place where
@@ -37,6 +37,7 @@ var exitCodes = map[lethe.Code]int{
 	lethe.ETOOLARGE:     exitInvalid,
 	lethe.ESHREDDED:     exitInvalid,
 	lethe.EUNAVAILABLE:  exitUnavailable,
+	lethe.ERATELIMITED:  exitUnavailable,
 	lethe.EINTERNAL:     exitFailed,
 }
 
