@@ -24,6 +24,7 @@ type Store interface {
 	OutboxStore
 	VerificationStore
 	RateLimitStore
+	EventStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.

@@ -13,3 +13,9 @@ func TestOutbox(t *testing.T) {
 		New: func(t *testing.T) lethe.Store { return open(t, testenv.PostgresSchema(t)) },
 	})
 }
+
+func TestEvents(t *testing.T) {
+	storetest.RunEvents(t, storetest.Harness{
+		New: func(t *testing.T) lethe.Store { return open(t, testenv.PostgresSchema(t)) },
+	})
+}
