@@ -66,6 +66,12 @@ const (
 	ReasonWithdrawn      ConsentReason = "withdrawn"
 	ReasonExpired        ConsentReason = "expired"
 	ReasonPolicyOutdated ConsentReason = "policy_outdated"
+	// ReasonRestricted: processing of the subject's data is restricted
+	// (Art. 18), whatever the lawful basis.
+	ReasonRestricted ConsentReason = "restricted"
+	// ReasonObjected: the subject objected to the purpose (Art. 21) and
+	// no override stands.
+	ReasonObjected ConsentReason = "objected"
 )
 
 // ReasonLawfulBasis is the reason given for a purpose not based on consent.

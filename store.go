@@ -25,6 +25,7 @@ type Store interface {
 	VerificationStore
 	RateLimitStore
 	EventStore
+	SubjectControlStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.
@@ -140,8 +141,8 @@ type APIKeyStore interface {
 
 // ChangeFeed is implemented by stores that can tell when another process
 // sharing the database (a second API node, the CLI next to a running server)
-// changed consent state, keys or API keys, so that in-memory caches can drop
-// what is stale. A store that cannot tell does not implement it, and callers
+// changed consent state, restrictions, objections, keys or API keys, so
+// that in-memory caches can drop what is stale. A store that cannot tell does not implement it, and callers
 // then must not cache.
 type ChangeFeed interface {
 	// SubjectChanges delivers changed subject references until ctx ends. A

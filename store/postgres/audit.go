@@ -213,6 +213,16 @@ func (s *Store) cacheHashes(hashes []lethe.AuditTreeHash) {
 // sealed records, the head move and COMMIT, pipelined. fn may also run
 // statements of its own on the transaction's connection.
 func (s *Store) appendWith(ctx context.Context, op string, records []lethe.AuditRecord, fn func(c txConn, b *batch) error) ([]lethe.AuditEntry, error) {
+	return s.appendDecided(ctx, op, len(records) > 0, func(c txConn, b *batch) ([]lethe.AuditRecord, error) {
+		return records, fn(c, b)
+	})
+}
+
+// appendDecided is appendWith for writes whose audit records depend on
+// what fn found (an idempotent change audits only what it changed): with
+// lock, the audit head is locked before fn runs, and fn returns the
+// records to append. Without lock, fn must return none.
+func (s *Store) appendDecided(ctx context.Context, op string, lock bool, fn func(c txConn, b *batch) ([]lethe.AuditRecord, error)) ([]lethe.AuditEntry, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, translate(op, err)
@@ -231,7 +241,7 @@ func (s *Store) appendWith(ctx context.Context, op string, records []lethe.Audit
 	}()
 
 	var head lethe.AuditHead
-	if len(records) > 0 {
+	if lock {
 		var open pgx.Batch
 		open.Queue("BEGIN")
 		open.Queue(sqlLockHead)
@@ -251,8 +261,12 @@ func (s *Store) appendWith(ctx context.Context, op string, records []lethe.Audit
 	}
 
 	b := &batch{}
-	if err := fn(conn, b); err != nil {
+	records, err := fn(conn, b)
+	if err != nil {
 		return nil, err
+	}
+	if len(records) > 0 && !lock {
+		return nil, fmt.Errorf("%s: audit records without the audit head lock", op)
 	}
 	var (
 		entries []lethe.AuditEntry

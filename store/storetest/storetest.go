@@ -68,6 +68,9 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ConcurrentConflicts", testConcurrentConflicts},
 		{"ChangeFeed", testChangeFeed},
+		{"Restriction", testRestriction},
+		{"Objection", testObjection},
+		{"ControlChangeFeed", testControlChangeFeed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
