@@ -21,6 +21,9 @@ type Config struct {
 	// SMTP is the mail server Lethe sends notices through (verification
 	// codes, request outcomes). Without it, mail waits in the outbox.
 	SMTP *SMTP `yaml:"smtp,omitempty" json:"-"`
+	// Events publishes consent changes and request outcomes to
+	// subscribers (package events). Defaults to none.
+	Events *Events `yaml:"events,omitempty" json:"-"`
 	// Requests configures how requests are received from the people they
 	// are about: verification codes, rate limits, trusted proxies.
 	// Defaults to codes valid 30 minutes for 5 attempts, and 5 requests an
@@ -189,6 +192,62 @@ type Recipient struct {
 	Name      string `yaml:"name" json:"name"`
 	Country   string `yaml:"country,omitempty" json:"country,omitempty"`
 	Safeguard string `yaml:"safeguard,omitempty" json:"safeguard,omitempty"`
+	// Notify is where the recipient is told of rectifications, erasures
+	// and restrictions (Art. 19), by signed webhook. Defaults to none.
+	Notify *RecipientNotify `yaml:"notify,omitempty" json:"-"`
+}
+
+// RecipientNotify is a recipient's Art. 19 webhook. The secret usually
+// comes from the environment and is never logged or quoted.
+type RecipientNotify struct {
+	URL    string `yaml:"url" json:"url"`
+	Secret string `yaml:"secret" json:"-"`
+}
+
+// Events are the subscribers of Lethe's events: a NATS JetStream server
+// and signed webhooks. Each keeps its own place in the event stream.
+type Events struct {
+	NATS     *NATSEvents    `yaml:"nats,omitempty" json:"nats,omitempty"`
+	Webhooks []EventWebhook `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
+	// MaxAttempts is how many attempts an event gets before its
+	// subscriber is stopped and left failed. Defaults to 10.
+	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// IdentitiesMaxAge is how long sealed identities wait for a subscriber
+	// that does not take them. Defaults to 7d.
+	IdentitiesMaxAge Duration `yaml:"identities_max_age,omitempty" json:"identities_max_age,omitempty"`
+}
+
+// NATSEvents publishes events to NATS JetStream subjects
+// <subject_prefix>.<event type>.
+type NATSEvents struct {
+	// URL is the server, e.g. nats://127.0.0.1:4222; it may hold a
+	// password and is never quoted.
+	URL string `yaml:"url" json:"-"`
+	// Stream is created, when it does not exist, to capture the subjects.
+	// Defaults to none: a stream must exist that captures them.
+	Stream string `yaml:"stream,omitempty" json:"stream,omitempty"`
+	// SubjectPrefix defaults to lethe.
+	SubjectPrefix string `yaml:"subject_prefix,omitempty" json:"subject_prefix,omitempty"`
+	// Events lists the event types published. Defaults to every type but
+	// recipient.notice.
+	Events []EventType `yaml:"events,omitempty" json:"events,omitempty"`
+	// Identities adds the identities to events that have them. Defaults
+	// to false: subject references only.
+	Identities bool `yaml:"identities,omitempty" json:"identities,omitempty"`
+}
+
+// EventWebhook is a subscriber that receives events by signed HTTP POST.
+type EventWebhook struct {
+	Name string `yaml:"name" json:"name"`
+	URL  string `yaml:"url" json:"-"`
+	// Secret signs each call (Lethe-Signature, HMAC-SHA256).
+	Secret string `yaml:"secret" json:"-"`
+	// Events lists the event types sent. Defaults to every type but
+	// recipient.notice.
+	Events []EventType `yaml:"events,omitempty" json:"events,omitempty"`
+	// Identities adds the identities to events that have them. Defaults
+	// to false.
+	Identities bool `yaml:"identities,omitempty" json:"identities,omitempty"`
 }
 
 // LawfulBasis is one of the six Art. 6(1) bases.
