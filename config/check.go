@@ -77,6 +77,7 @@ func (p *parser) check(cfg *lethe.Config) {
 			p.checkTransfer(r, itemPath(at+".recipients", j))
 		}
 	}
+	p.checkEvents(cfg)
 	p.checkDataMap(cfg)
 }
 

@@ -26,7 +26,11 @@ purposes:
 		return
 	}
 	for _, p := range cfg.Purposes {
-		fmt.Printf("%s: %s, recipients %v\n", p.ID, p.LawfulBasis, p.Recipients)
+		var rs []string
+		for _, r := range p.Recipients {
+			rs = append(rs, r.Name+" "+r.Country+" "+r.Safeguard)
+		}
+		fmt.Printf("%s: %s, recipients %q\n", p.ID, p.LawfulBasis, rs)
 	}
 	mkt, _ := cfg.Purpose("marketing_email")
 	fmt.Println("consent valid for", mkt.ConsentMaxAge, "- jurisdiction", cfg.Jurisdiction)
@@ -45,7 +49,7 @@ purposes:
 		fmt.Println(f)
 	}
 	// Output:
-	// marketing_email: consent, recipients [{Mailer Inc US scc}]
+	// marketing_email: consent, recipients ["Mailer Inc US scc"]
 	// order_fulfilment: contract, recipients []
 	// consent valid for 1y1mo - jurisdiction gdpr
 	// invalid
