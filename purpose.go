@@ -171,6 +171,10 @@ type Purpose struct {
 	ConsentMaxAge Duration `yaml:"consent_max_age,omitempty" json:"consent_max_age,omitempty"`
 	// GPC marks purposes that a Global Privacy Control signal opts out of.
 	GPC bool `yaml:"gpc,omitempty" json:"gpc,omitempty"`
+	// DirectMarketing marks processing for direct marketing: an objection
+	// to it is absolute (Art. 21(3)), cannot be overridden, and also stops
+	// a purpose based on consent.
+	DirectMarketing bool `yaml:"direct_marketing,omitempty" json:"direct_marketing,omitempty"`
 }
 
 // AcceptsPolicy reports whether a consent given to version v is still valid.

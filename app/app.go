@@ -133,7 +133,10 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.Keyring = keyring.New(a.Store, a.Secrets, keyring.Options{Clock: clock, CacheKeys: true})
 	a.Audit = audit.New(a.Store, a.Secrets.Signer(), audit.Options{Clock: clock})
-	a.Consent, err = consent.New(ctx, consent.Options{Config: a.Config, Store: a.Store, Sealer: a.Keyring, Clock: clock, Logger: log})
+	if err := a.openOutbox(); err != nil {
+		return nil, err
+	}
+	a.Consent, err = consent.New(ctx, consent.Options{Config: a.Config, Store: a.Store, Sealer: a.Keyring, Mail: a.Outbox, Clock: clock, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +153,19 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// openOutbox builds the e-mail outbox, before the services that queue
+// mail (the consent ledger's restriction notices, requests).
+func (a *App) openOutbox() error {
+	var smtp *mail.SMTPConfig
+	if c := a.Config.SMTP; c != nil {
+		smtp = &mail.SMTPConfig{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password, From: c.From,
+			TLS: mail.TLSMode(c.TLS), Timeout: c.Timeout.Clock}
+	}
+	var err error
+	a.Outbox, err = mail.New(mail.Options{Store: a.Store, Sealer: a.Keyring, SMTP: smtp, Clock: a.clock, Logger: a.log})
+	return err
 }
 
 // auditConfig records which config (by hash) the server started with.

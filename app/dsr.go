@@ -16,7 +16,6 @@ import (
 	"github.com/lethe-privacy/lethe/datamap"
 	"github.com/lethe-privacy/lethe/deadline"
 	"github.com/lethe-privacy/lethe/dsr"
-	"github.com/lethe-privacy/lethe/mail"
 	"github.com/lethe-privacy/lethe/mask"
 )
 
@@ -58,14 +57,6 @@ func (a *App) openDSR(opts Options) error {
 	}
 	cal, err := calendar(a.Config.Calendar)
 	if err != nil {
-		return err
-	}
-	var smtp *mail.SMTPConfig
-	if c := a.Config.SMTP; c != nil {
-		smtp = &mail.SMTPConfig{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password, From: c.From,
-			TLS: mail.TLSMode(c.TLS), Timeout: c.Timeout.Clock}
-	}
-	if a.Outbox, err = mail.New(mail.Options{Store: a.Store, Sealer: a.Keyring, SMTP: smtp, Clock: a.clock, Logger: a.log}); err != nil {
 		return err
 	}
 	a.Requests = dsr.NewRequests(dsr.RequestsOptions{

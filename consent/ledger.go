@@ -49,6 +49,10 @@ type Options struct {
 	Clock lethe.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Mail queues the notice that a restriction is about to be lifted
+	// (Art. 18(3)); *mail.Outbox implements it. Without it, a restriction
+	// can only be lifted with the person notified out of band.
+	Mail Mailer
 	// CacheSubjects bounds the consent-state cache, in subjects. Defaults to
 	// 100,000. The cache is used only when the store implements
 	// lethe.ChangeFeed; a negative value disables it.
@@ -60,6 +64,7 @@ type Ledger struct {
 	cfg    *lethe.Config
 	store  lethe.Store
 	sealer Sealer
+	mail   Mailer
 	clock  lethe.Clock
 	log    *slog.Logger
 	cache  *stateCache // nil when not caching
@@ -78,6 +83,7 @@ func New(ctx context.Context, opts Options) (*Ledger, error) {
 		cfg:    opts.Config,
 		store:  opts.Store,
 		sealer: opts.Sealer,
+		mail:   opts.Mail,
 		clock:  cmp.Or[lethe.Clock](opts.Clock, lethe.SystemClock{}),
 		log:    cmp.Or(opts.Logger, slog.Default()),
 	}
@@ -388,22 +394,17 @@ func (l *Ledger) Check(ctx context.Context, subjectID, purpose string) (lethe.Co
 	if !ok {
 		return lethe.ConsentDecision{}, l.unknownPurpose(purpose)
 	}
-	if pur.LawfulBasis != lethe.BasisConsent {
-		// No need to pseudonymise the subject or read state at all.
-		if _, err := l.SubjectRef(subjectID); err != nil {
-			return lethe.ConsentDecision{}, err
-		}
-		return lethe.ConsentDecision{Purpose: purpose, Allowed: true, Reason: lethe.ReasonLawfulBasis(pur.LawfulBasis), LawfulBasis: pur.LawfulBasis}, nil
-	}
 	ref, err := l.SubjectRef(subjectID)
 	if err != nil {
 		return lethe.ConsentDecision{}, err
 	}
-	states, err := l.states(ctx, ref)
+	// Every purpose reads the subject's state, whatever its basis: a
+	// restriction or an objection stops purposes not based on consent too.
+	v, err := l.view(ctx, ref)
 	if err != nil {
 		return lethe.ConsentDecision{}, err
 	}
-	return l.decide(pur, states, l.clock.Now()), nil
+	return l.decide(pur, v, l.clock.Now()), nil
 }
 
 func (l *Ledger) unknownPurpose(purpose string) error {
@@ -417,19 +418,32 @@ func (l *Ledger) State(ctx context.Context, subjectID string) ([]lethe.ConsentDe
 	if err != nil {
 		return nil, err
 	}
-	states, err := l.states(ctx, ref)
+	v, err := l.view(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	now := l.clock.Now()
 	out := make([]lethe.ConsentDecision, len(l.cfg.Purposes))
 	for i := range l.cfg.Purposes {
-		out[i] = l.decide(&l.cfg.Purposes[i], states, now)
+		out[i] = l.decide(&l.cfg.Purposes[i], v, now)
 	}
 	return out, nil
 }
 
-func (l *Ledger) decide(pur *lethe.Purpose, states []lethe.ConsentState, now time.Time) lethe.ConsentDecision {
+// decide answers for one purpose: a restriction beats everything, then an
+// objection that stands, then the consent state.
+func (l *Ledger) decide(pur *lethe.Purpose, v *subjectView, now time.Time) lethe.ConsentDecision {
+	d := l.decideConsent(pur, v.states, now)
+	switch {
+	case v.controls.Restricted():
+		d.Allowed, d.Reason = false, lethe.ReasonRestricted
+	case objectionStops(pur, v.controls):
+		d.Allowed, d.Reason = false, lethe.ReasonObjected
+	}
+	return d
+}
+
+func (l *Ledger) decideConsent(pur *lethe.Purpose, states []lethe.ConsentState, now time.Time) lethe.ConsentDecision {
 	d := lethe.ConsentDecision{Purpose: pur.ID, LawfulBasis: pur.LawfulBasis}
 	if pur.LawfulBasis != lethe.BasisConsent {
 		d.Allowed, d.Reason = true, lethe.ReasonLawfulBasis(pur.LawfulBasis)
@@ -462,51 +476,63 @@ func (l *Ledger) decide(pur *lethe.Purpose, states []lethe.ConsentState, now tim
 	return d
 }
 
-// states returns the subject's consent state, from the cache when possible.
-func (l *Ledger) states(ctx context.Context, ref lethe.SubjectRef) ([]lethe.ConsentState, error) {
+// subjectView is what a check reads about a subject: the consent state
+// and the restriction and objections. Cached values are shared: never
+// modified.
+type subjectView struct {
+	states   []lethe.ConsentState
+	controls lethe.SubjectControls
+}
+
+// view returns the subject's view, from the cache when possible.
+func (l *Ledger) view(ctx context.Context, ref lethe.SubjectRef) (*subjectView, error) {
 	if l.cache == nil {
 		return l.load(ctx, ref)
 	}
-	if s, ok := l.cache.get(ref); ok {
-		return s, nil
+	if v, ok := l.cache.get(ref); ok {
+		return v, nil
 	}
 	epoch := l.cache.epoch.Load()
-	s, err := l.load(ctx, ref)
+	v, err := l.load(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	l.cache.add(ref, s, epoch)
-	return s, nil
+	l.cache.add(ref, v, epoch)
+	return v, nil
 }
 
-func (l *Ledger) load(ctx context.Context, ref lethe.SubjectRef) ([]lethe.ConsentState, error) {
+func (l *Ledger) load(ctx context.Context, ref lethe.SubjectRef) (*subjectView, error) {
 	s, err := l.store.ConsentStateList(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("read consent state: %w", err)
 	}
-	return s, nil
+	c, err := l.store.SubjectControls(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("read restriction and objections: %w", err)
+	}
+	return &subjectView{states: s, controls: c}, nil
 }
 
-// stateCache is a bounded LRU of consent state per subject. Loads race with
+// stateCache is a bounded LRU of subject views. Loads race with
 // invalidations, so a load may only fill the cache if no invalidation
 // happened since it started (epoch unchanged); both take mu.
 type stateCache struct {
 	mu    sync.Mutex
 	epoch atomic.Uint64
-	lru   *lru.Cache[lethe.SubjectRef, []lethe.ConsentState]
+	lru   *lru.Cache[lethe.SubjectRef, *subjectView]
 }
 
 func newStateCache(size int) (*stateCache, error) {
-	c, err := lru.New[lethe.SubjectRef, []lethe.ConsentState](size)
+	c, err := lru.New[lethe.SubjectRef, *subjectView](size)
 	if err != nil {
 		return nil, err
 	}
 	return &stateCache{lru: c}, nil
 }
 
-func (c *stateCache) get(ref lethe.SubjectRef) ([]lethe.ConsentState, bool) { return c.lru.Get(ref) }
+func (c *stateCache) get(ref lethe.SubjectRef) (*subjectView, bool) { return c.lru.Get(ref) }
 
-func (c *stateCache) add(ref lethe.SubjectRef, s []lethe.ConsentState, epoch uint64) {
+func (c *stateCache) add(ref lethe.SubjectRef, s *subjectView, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.epoch.Load() == epoch {
