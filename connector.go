@@ -206,3 +206,25 @@ const (
 	KindInet    ColumnKind = "inet" // PostgreSQL inet/cidr
 	KindOther   ColumnKind = "other"
 )
+
+// ValueScanner is implemented by connectors that can list the values a
+// column holds across a whole collection. `lethe rerun` uses it to read
+// the identity columns of a datastore restored from a backup and find,
+// by their subject references, the rows of subjects erased since.
+type ValueScanner interface {
+	// ScanValues calls fn with the distinct non-null values of the
+	// column, in batches of at most p.Batch values (lethe.MaxBatch when
+	// zero), never holding more than one batch. Values are as Find
+	// returns them. A value may come more than once where the datastore
+	// cannot tell (key-value stores). It stops at fn's first error and
+	// returns it; EINVALID for a missing table or column.
+	ScanValues(ctx context.Context, p ScanParams, fn func(values []any) error) error
+}
+
+// ScanParams names the column ScanValues reads.
+type ScanParams struct {
+	Collection *Collection
+	Column     string
+	// Batch bounds the values passed to fn at once. Defaults to MaxBatch.
+	Batch int
+}

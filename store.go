@@ -26,6 +26,7 @@ type Store interface {
 	RateLimitStore
 	EventStore
 	SubjectControlStore
+	TombstoneStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.
