@@ -45,6 +45,7 @@ func Run(t *testing.T, h Harness) {
 		{"MissingTableOrColumn", caps.Schema, testMissing},
 		{"MaskOutputMustFit", caps.Schema && caps.Anonymise, testMaskMustFit},
 		{"Concurrent", true, testConcurrent},
+		{"ScanValues", true, testScanValues},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

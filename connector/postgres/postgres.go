@@ -19,7 +19,10 @@ type Connector struct {
 	e *sqlconn.Engine
 }
 
-var _ lethe.Connector = (*Connector)(nil)
+var (
+	_ lethe.Connector    = (*Connector)(nil)
+	_ lethe.ValueScanner = (*Connector)(nil)
+)
 
 // Open connects to the datastore's database (ds.DSN: a postgres:// URL or
 // a keyword/value string) and checks that it answers. ds.Timeout bounds
@@ -112,3 +115,10 @@ func (c *Connector) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe
 
 // Close closes the connections.
 func (c *Connector) Close() error { return c.e.Close() }
+
+// ScanValues passes the column's non-null values to fn in batches, walking
+// the table by primary key (see lethe.ValueScanner): `lethe rerun` reads
+// identity columns with it.
+func (c *Connector) ScanValues(ctx context.Context, p lethe.ScanParams, fn func([]any) error) error {
+	return c.e.ScanValues(ctx, p, fn)
+}

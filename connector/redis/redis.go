@@ -47,7 +47,10 @@ type Connector struct {
 	maxValue int
 }
 
-var _ lethe.Connector = (*Connector)(nil)
+var (
+	_ lethe.Connector    = (*Connector)(nil)
+	_ lethe.ValueScanner = (*Connector)(nil)
+)
 
 // Open connects to the Redis server at ds.URL (redis://, rediss:// for
 // TLS, or unix://) and checks that it answers. ds.Timeout bounds dialing

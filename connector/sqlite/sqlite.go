@@ -24,7 +24,10 @@ type Connector struct {
 	e *sqlconn.Engine
 }
 
-var _ lethe.Connector = (*Connector)(nil)
+var (
+	_ lethe.Connector    = (*Connector)(nil)
+	_ lethe.ValueScanner = (*Connector)(nil)
+)
 
 // Open opens the datastore's database file (ds.DSN: a path, or a file: URI
 // without parameters) as the application left it: the file must exist
@@ -144,3 +147,10 @@ func (c *Connector) Erase(ctx context.Context, steps []lethe.EraseStep) ([]lethe
 
 // Close closes the connections.
 func (c *Connector) Close() error { return c.e.Close() }
+
+// ScanValues passes the column's non-null values to fn in batches, walking
+// the table by primary key (see lethe.ValueScanner): `lethe rerun` reads
+// identity columns with it.
+func (c *Connector) ScanValues(ctx context.Context, p lethe.ScanParams, fn func([]any) error) error {
+	return c.e.ScanValues(ctx, p, fn)
+}
