@@ -17,6 +17,7 @@ import (
 	"github.com/lethe-privacy/lethe/connector"
 	"github.com/lethe-privacy/lethe/consent"
 	"github.com/lethe-privacy/lethe/dsr"
+	"github.com/lethe-privacy/lethe/events"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/mail"
 	"github.com/lethe-privacy/lethe/store/postgres"
@@ -72,6 +73,10 @@ type App struct {
 	// Outbox queues e-mail and sends it through the configured SMTP
 	// server; `lethe serve` runs it.
 	Outbox *mail.Outbox
+	// Events records request outcomes and Art. 19 notices and delivers
+	// them, with consent changes, to the subscribers lethe.yaml declares;
+	// `lethe serve` runs its dispatcher.
+	Events *events.Bus
 
 	dataDir string
 	maskKey []byte
@@ -147,6 +152,9 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.openDSR(opts); err != nil {
 		return nil, err
 	}
+	if err := a.openEvents(ctx); err != nil {
+		return nil, err
+	}
 	if opts.AuditConfigLoad && a.ConfigHash != "" {
 		if err := a.auditConfig(ctx, cmp.Or(opts.Actor, "library")); err != nil {
 			return nil, err
@@ -189,6 +197,9 @@ func (a *App) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, a.Requests.Close(ctx))
 		cancel()
+	}
+	if a.Events != nil {
+		errs = append(errs, a.Events.Close())
 	}
 	if a.Datastores != nil {
 		errs = append(errs, a.Datastores.Close())

@@ -67,6 +67,7 @@ func newRootCmd() *cobra.Command {
 		newRectifyCmd(g),
 		newRequestCmd(g),
 		newOutboxCmd(g),
+		newEventsCmd(g),
 		newDatamapCmd(g),
 	)
 	return root

@@ -49,6 +49,10 @@ func newServeCmd(g *globals) *cobra.Command {
 			// The outbox sends queued mail (or, without smtp:, lets it wait
 			// for `lethe outbox list`) until the server stops.
 			go a.Outbox.Run(ctx)
+			// The event dispatcher tails the audit log and delivers consent
+			// changes, request outcomes and Art. 19 notices to the
+			// subscribers of lethe.yaml (none: it returns at once).
+			go a.Events.Run(ctx)
 			log.Info("lethe serving", "addr", addr, "purposes", len(a.Config.Purposes), "store", storeKind(g))
 			err = srv.ListenAndServe(ctx, addr)
 			// Sign what the last requests appended before going away.
