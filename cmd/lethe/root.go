@@ -68,6 +68,8 @@ func newRootCmd() *cobra.Command {
 		newRequestCmd(g),
 		newOutboxCmd(g),
 		newEventsCmd(g),
+		newRestrictionCmd(g),
+		newObjectionCmd(g),
 		newDatamapCmd(g),
 	)
 	return root
