@@ -47,6 +47,11 @@ type Options struct {
 	// Shred destroys the subject's keys after a verified erasure and
 	// returns how many keys it shredded. Optional.
 	Shred func(ctx context.Context, ids []lethe.Identity) (int, error)
+	// Tombstones, when set, receives a tombstone per identity of every
+	// erasure that did not fail everywhere (the identities found on the
+	// way included), before the keys are shredded; Rerun reads them.
+	// Requires SubjectRef. Optional.
+	Tombstones lethe.TombstoneStore
 	// Clock defaults to the system clock.
 	Clock lethe.Clock
 	// TempDir holds export parts while a package is assembled. Defaults
@@ -75,6 +80,9 @@ type Engine struct {
 func New(opts Options) (*Engine, error) {
 	if opts.Config == nil || opts.Connectors == nil {
 		return nil, lethe.Errorf(lethe.EINVALID, "dsr: Config and Connectors are required")
+	}
+	if opts.Tombstones != nil && opts.SubjectRef == nil {
+		return nil, lethe.Errorf(lethe.EINVALID, "dsr: Tombstones needs SubjectRef")
 	}
 	m, err := newModel(opts.Config)
 	if err != nil {

@@ -161,12 +161,24 @@ const maxOriginals = 4_000_000
 // and verification passed, so a retry can still finish the job. Erase is
 // idempotent: running it again erases nothing more and verifies again.
 func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error) {
+	return e.erase(ctx, p, "")
+}
+
+// erase runs an erasure over every datastore, or, when only is set, over
+// that datastore alone, as a rerun does after a restore: then the keys
+// were shredded and the tombstones and the audit entry written by the
+// original erasure, and none of that happens again.
+func (e *Engine) erase(ctx context.Context, p EraseParams, only string) (*Certificate, error) {
 	if err := checkIdentities(p.Identities); err != nil {
 		return nil, err
 	}
 	now := e.clock.Now().UTC()
 	cert := &Certificate{RequestID: p.RequestID, IssuedAt: now, DryRun: p.DryRun}
-	keys, err := e.resolve(ctx, p.RequestID, p.Identities)
+	stores := e.model.datastores
+	if only != "" {
+		stores = []string{only}
+	}
+	keys, err := e.resolveIn(ctx, p.RequestID, p.Identities, only)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +187,7 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 		failed[ds] = err
 	}
 	plans := map[string][]*planStep{}
-	for _, ds := range e.model.datastores {
+	for _, ds := range stores {
 		order, err := e.model.eraseOrder(ds)
 		if err != nil {
 			return nil, err
@@ -209,7 +221,7 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 		return nil, err
 	}
 
-	for _, ds := range e.model.datastores {
+	for _, ds := range stores {
 		for _, ps := range plans[ds] {
 			r := ps.result
 			switch {
@@ -229,7 +241,7 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 			cert.Steps = append(cert.Steps, r)
 		}
 	}
-	for _, ds := range e.model.datastores {
+	for _, ds := range stores {
 		if err := failed[ds]; err != nil {
 			cert.Failed = append(cert.Failed, failure(ds, err))
 		}
@@ -238,7 +250,7 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 	switch {
 	case len(cert.Failed) == 0 && !blocked:
 		cert.Status = StatusCompleted
-	case len(cert.Failed) == len(e.model.datastores):
+	case len(cert.Failed) == len(stores):
 		cert.Status = StatusFailed
 	default:
 		cert.Status = StatusPartiallyCompleted
@@ -257,6 +269,9 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 	}
 	if !v.Passed && cert.Status == StatusCompleted {
 		cert.Status = StatusPartiallyCompleted
+	}
+	if only != "" {
+		return cert, nil
 	}
 	if e.opts.Audit != nil {
 		var rows, held int64
@@ -279,6 +294,13 @@ func (e *Engine) Erase(ctx context.Context, p EraseParams) (*Certificate, error)
 			return nil, fmt.Errorf("audit checkpoint: %w", err)
 		}
 		cert.Audit = &AuditProof{EntrySeq: entries[0].Seq, TreeSize: cp.Size, Root: hex.EncodeToString(cp.Root[:]), Checkpoint: string(cp.Note)}
+	}
+	if cert.Status != StatusFailed && e.opts.Tombstones != nil {
+		// Before the keys go: a rerun after a restore must know the
+		// subject even if shredding fails half-way.
+		if err := e.tombstone(ctx, p.RequestID, withFound(p.Identities, keys.found), now); err != nil {
+			return nil, err
+		}
 	}
 	if cert.Status == StatusCompleted && e.opts.Shred != nil {
 		// The accounts found on the way are the subject too: their keys

@@ -1,6 +1,7 @@
 package dsr
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -205,4 +206,48 @@ func (m *model) eraseOrder(datastore string) ([]*node, error) {
 		}
 	}
 	return order, nil
+}
+
+// identityRef is a column whose values are a subject's identities: an
+// identity column, or a reference to one (events.user_id -> users.id).
+type identityRef struct {
+	column   string
+	identity lethe.IdentityType
+	// reference is true for a reference to another collection's identity
+	// column.
+	reference bool
+	// fold is true when values are compared ignoring case.
+	fold bool
+}
+
+// identityRefs lists n's identity columns and its references to identity
+// columns, sorted by column then type.
+func (m *model) identityRefs(n *node) []identityRef {
+	var out []identityRef
+	for t, col := range n.c.Identities {
+		out = append(out, identityRef{column: col, identity: t, fold: slices.Contains(n.c.CaseInsensitive, col)})
+	}
+	for _, p := range m.nodes {
+		for _, e := range p.children {
+			if e.child != n {
+				continue
+			}
+			for t, col := range p.c.Identities {
+				if col == e.parentColumn && n.c.Identities[t] != e.childColumn {
+					out = append(out, identityRef{column: e.childColumn, identity: t, reference: true, fold: slices.Contains(p.c.CaseInsensitive, col)})
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b identityRef) int {
+		return cmp.Or(strings.Compare(a.column, b.column), strings.Compare(string(a.identity), string(b.identity)), cmp.Compare(boolInt(a.reference), boolInt(b.reference)))
+	})
+	return slices.CompactFunc(out, func(a, b identityRef) bool { return a.column == b.column && a.identity == b.identity })
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -118,6 +118,14 @@ func identityValues(ids []lethe.Identity) map[lethe.IdentityType][]any {
 // found. Collections nobody refers to are not queried here at all; their
 // rows are read once, by the export or the erasure.
 func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Identity) (*resolution, error) {
+	return e.resolveIn(ctx, requestID, ids, "")
+}
+
+// resolveIn resolves within one datastore when only is set: collections
+// elsewhere are neither queried nor given matches, and a reference to an
+// identity column elsewhere (events.user_id -> shop.users.id) takes the
+// identity's values directly, since the parent rows are not read.
+func (e *Engine) resolveIn(ctx context.Context, requestID string, ids []lethe.Identity, only string) (*resolution, error) {
 	idVals := identityValues(ids)
 	res := &resolution{matches: map[*node][]lethe.Match{}, failed: map[string]error{}}
 	pending := map[*node][]lethe.Match{}    // new match values to query
@@ -154,6 +162,14 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 		}
 	}
 	for _, n := range e.model.nodes {
+		if only != "" && n.c.Datastore != only {
+			continue
+		}
+		for _, r := range e.model.identityRefs(n) {
+			if only != "" && r.reference && len(idVals[r.identity]) > 0 {
+				addMatch(n, r.column, r.identity, idVals[r.identity])
+			}
+		}
 		types := make([]lethe.IdentityType, 0, len(n.c.Identities))
 		for t := range n.c.Identities {
 			types = append(types, t)
@@ -257,6 +273,9 @@ func (e *Engine) resolve(ctx context.Context, requestID string, ids []lethe.Iden
 				}
 			}
 			for _, ch := range o.n.children {
+				if only != "" && ch.child.c.Datastore != only {
+					continue
+				}
 				addMatch(ch.child, ch.childColumn, identityOfColumn(ch.child.c, ch.childColumn), o.keys[ch.parentColumn])
 			}
 		}
