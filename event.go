@@ -21,6 +21,13 @@ const (
 	// EventSubjectErased: an erasure request erased the subject; processors
 	// erase their copies.
 	EventSubjectErased EventType = "subject.erased"
+	// EventSubjectRestricted: processing of the subject's data was
+	// restricted (Art. 18), or the restriction lifted; processors store
+	// but do not otherwise process while it stands.
+	EventSubjectRestricted EventType = "subject.restricted"
+	// EventSubjectObjected: the subject objected to processing for a
+	// purpose (Art. 21), or the objection was overridden.
+	EventSubjectObjected EventType = "subject.objected"
 	// EventRecipientNotice is the Art. 19 notice to one recipient that a
 	// rectification, erasure or restriction was carried out. It goes to
 	// that recipient's notify webhook only.
@@ -28,7 +35,7 @@ const (
 )
 
 // EventTypes lists the event types subscribers can choose from.
-var EventTypes = []EventType{EventConsentChanged, EventRequestCompleted, EventSubjectErased, EventRecipientNotice}
+var EventTypes = []EventType{EventConsentChanged, EventRequestCompleted, EventSubjectErased, EventSubjectRestricted, EventSubjectObjected, EventRecipientNotice}
 
 // Event is an event that carries more than its audit entry holds: the
 // outcome of a request, an Art. 19 notice. Consent changes need no Event:

@@ -220,6 +220,18 @@ type ConsentChange struct {
 	Jurisdiction   string `json:"jurisdiction,omitempty"`
 }
 
+// ProcessingChange is the data of subject.restricted (Restricted false:
+// the restriction was lifted) and subject.objected (Objected true for an
+// objection to Purpose, Overridden true when it was overridden on
+// compelling grounds).
+type ProcessingChange struct {
+	RequestID  string `json:"request_id,omitempty"`
+	Purpose    string `json:"purpose,omitempty"`
+	Restricted bool   `json:"restricted"`
+	Objected   bool   `json:"objected"`
+	Overridden bool   `json:"overridden,omitempty"`
+}
+
 // RequestOutcome is the data of request.completed and subject.erased.
 type RequestOutcome struct {
 	RequestID    string              `json:"request_id"`

@@ -14,6 +14,14 @@ import (
 // consentActions are the audit actions that become consent.changed.
 var consentActions = map[string]bool{"consent.granted": true, "consent.withdrawn": true}
 
+// controlActions are the audit actions of restrictions and objections.
+var controlActions = map[string]lethe.EventType{
+	"subject.restricted":           lethe.EventSubjectRestricted,
+	"subject.restriction_lifted":   lethe.EventSubjectRestricted,
+	"subject.objected":             lethe.EventSubjectObjected,
+	"subject.objection_overridden": lethe.EventSubjectObjected,
+}
+
 // DeliverResult counts what a DeliverDue did.
 type DeliverResult struct {
 	Delivered int // events sent to subscribers
@@ -182,6 +190,15 @@ func (b *Bus) message(ctx context.Context, e lethe.AuditEntry) (*Message, bool, 
 			return nil, false, err
 		}
 		return &Message{ID: e.Object, Type: lethe.EventConsentChanged, Time: e.Time, SubjectRef: ref, Data: data}, true, nil
+	case controlActions[e.Action] != "":
+		// Restrictions and objections (package consent) have no event id
+		// of their own: their audit sequence number is as stable.
+		data, err := json.Marshal(ProcessingChange{RequestID: e.Details["request_id"], Purpose: e.Details["purpose"],
+			Restricted: e.Action == "subject.restricted", Objected: e.Action == "subject.objected", Overridden: e.Action == "subject.objection_overridden"})
+		if err != nil {
+			return nil, false, err
+		}
+		return &Message{ID: "audit:" + strconv.FormatUint(e.Seq, 10), Type: controlActions[e.Action], Time: e.Time, SubjectRef: ref, Data: data}, true, nil
 	case e.Action == "event.recorded":
 		ev, err := b.store.EventGet(ctx, e.Object)
 		if lethe.ErrorCode(err) == lethe.ENOTFOUND {

@@ -4,7 +4,8 @@
 // erasures, and the Art. 19 notices to the recipients of a purpose's data.
 //
 // Subscribers are a NATS JetStream server (subjects
-// <subject_prefix>.consent.changed, .request.completed, .subject.erased),
+// <subject_prefix>.consent.changed, .request.completed, .subject.erased,
+// .subject.restricted, .subject.objected),
 // signed webhooks (Lethe-Signature, the scheme of connector/webhook: verify
 // with webhook.Verify), and the notify webhooks of recipients
 // (recipient.notice, Art. 19).

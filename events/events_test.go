@@ -551,3 +551,31 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Errorf("no options: %v", err)
 	}
 }
+
+func TestRestrictionAndObjectionReachSubscribers(t *testing.T) {
+	s := openSQLite(t)
+	cfg := testConfig()
+	cfg.Purposes = append(cfg.Purposes, lethe.Purpose{ID: "fraud", LawfulBasis: lethe.BasisLegitimateInterests})
+	rec, url := webhookServer(t, 0)
+	cfg.Events = &lethe.Events{Webhooks: []lethe.EventWebhook{{Name: "crm", URL: url, Secret: string(rec.secret),
+		Events: []lethe.EventType{lethe.EventSubjectRestricted, lethe.EventSubjectObjected}}}}
+	l, _ := ledger(t, s, cfg)
+	b := newBus(t, events.Options{Config: cfg, Store: s})
+	ref, _ := l.SubjectRef("user-9")
+	record(t, l, "user-9", true) // not subscribed to: skipped
+	if err := l.Restrict(context.Background(), []lethe.SubjectRef{ref}, consent.RestrictParams{RequestID: "req_9", Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, b)
+	got := rec.messages()
+	if len(got) != 1 {
+		t.Fatalf("%d events, want the restriction only: %v", len(got), got)
+	}
+	for id, ms := range got {
+		var change events.ProcessingChange
+		_ = json.Unmarshal(ms[0].Data, &change)
+		if ms[0].Type != lethe.EventSubjectRestricted || !change.Restricted || change.RequestID != "req_9" || ms[0].SubjectRef != ref.String() || !strings.HasPrefix(id, "audit:") {
+			t.Errorf("event %s: %+v %+v", id, ms[0], change)
+		}
+	}
+}

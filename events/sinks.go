@@ -32,7 +32,7 @@ type Sink interface {
 }
 
 // broadcast are the types a subscriber takes when it names none.
-var broadcast = []lethe.EventType{lethe.EventConsentChanged, lethe.EventRequestCompleted, lethe.EventSubjectErased}
+var broadcast = []lethe.EventType{lethe.EventConsentChanged, lethe.EventRequestCompleted, lethe.EventSubjectErased, lethe.EventSubjectRestricted, lethe.EventSubjectObjected}
 
 func accepts(types []lethe.EventType, m *Message) bool {
 	if m.Recipient != "" {

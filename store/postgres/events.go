@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	subscriberEventColumns        = `id, type, subject_ref, recipient, seq, created_at, data, identities`
-	subscriptionColumns = `name, next_seq, status, attempts, next_attempt_at, last_error, delivered, last_delivered_at, created_at, updated_at`
+	subscriberEventColumns = `id, type, subject_ref, recipient, seq, created_at, data, identities`
+	subscriptionColumns    = `name, next_seq, status, attempts, next_attempt_at, last_error, delivered, last_delivered_at, created_at, updated_at`
 )
 
 // EventRecord stores the events with their audit records, in one
