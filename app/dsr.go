@@ -47,6 +47,7 @@ func (a *App) openDSR(opts Options) error {
 		Audit:      a.Audit,
 		SubjectRef: a.Keyring.SubjectRef,
 		Shred:      a.shredIdentities,
+		Tombstones: a.Store,
 		Clock:      a.clock,
 		TempDir:    tmp,
 		Logger:     a.log,

@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(g),
 		newAccessCmd(g),
 		newEraseCmd(g),
+		newRerunCmd(g),
 		newRectifyCmd(g),
 		newRequestCmd(g),
 		newOutboxCmd(g),
