@@ -17,11 +17,14 @@ const (
 	// ScopeRequestsWrite creates data subject requests that run at once:
 	// give it only to systems that verified the requester's identity.
 	ScopeRequestsWrite Scope = "requests:write"
-	ScopeAdmin         Scope = "admin"
+	// ScopeROPARead reads the records of processing (Art. 30), which name
+	// purposes, recipients and security measures but no data subject.
+	ScopeROPARead Scope = "ropa:read"
+	ScopeAdmin    Scope = "admin"
 )
 
 // Scopes lists the known scopes.
-var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeRequestsRead, ScopeRequestsWrite, ScopeAdmin}
+var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeRequestsRead, ScopeRequestsWrite, ScopeROPARead, ScopeAdmin}
 
 // APIKey is a bearer credential. Only the SHA-256 of its secret is stored;
 // the secret is shown once, when the key is created.

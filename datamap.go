@@ -100,6 +100,15 @@ type Collection struct {
 	// SKUs), so that `lethe datamap check --strict` can refuse columns
 	// nobody has classified yet.
 	Ignore []string `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+	// Purposes lists the ids of the purposes the collection's data is
+	// processed for: the records of processing name the collection under
+	// each, and a retention rule without max_age keeps rows as long as
+	// the longest of their retention periods. Defaults to none.
+	Purposes []string `yaml:"purposes,omitempty" json:"purposes,omitempty"`
+	// Retention deletes or anonymises rows once they are older than a
+	// limit (Art. 5(1)(e)); `lethe retention run` and the schedule of
+	// `lethe serve` apply it. Defaults to none: rows are kept.
+	Retention *RetentionRule `yaml:"retention,omitempty" json:"retention,omitempty"`
 }
 
 // TableName returns Table, or the collection name when Table is empty.
@@ -186,6 +195,41 @@ type Hold struct {
 	Then EraseAction `yaml:"then,omitempty" json:"then,omitempty"`
 }
 
+// RetentionRule is a collection's storage limit: rows whose Column is
+// older than MaxAge are deleted or anonymised, except rows an Art. 17(3)
+// hold still keeps.
+type RetentionRule struct {
+	// Column holds each row's age: a timestamp or date column such as
+	// created_at or last_login_at. Rows where it is NULL are kept.
+	Column string `yaml:"column" json:"column"`
+	// MaxAge is how old a row may grow. Defaults to the longest retention
+	// of the collection's purposes (a row is kept while any purpose still
+	// needs it); one of the two is required.
+	MaxAge Duration `yaml:"max_age,omitempty" json:"max_age,omitempty"`
+	// Action deletes the rows, or anonymises them with the fields' erase
+	// strategies and keeps them. Defaults to the collection's erase.
+	Action EraseAction `yaml:"action,omitempty" json:"action,omitempty"`
+	// Where narrows the rule to the rows that match it all (e.g. only
+	// closed accounts). Defaults to every row.
+	Where []RetentionFilter `yaml:"where,omitempty" json:"where,omitempty"`
+}
+
+// RetentionFilter is one condition of a retention rule: Column equals
+// Equals, or (with IsNull) Column is NULL or, with IsNull false, is not.
+// It is structured rather than SQL text so that nothing in the config
+// can inject SQL: the column is a plain identifier and the value a bound
+// parameter.
+type RetentionFilter struct {
+	Column string `yaml:"column" json:"column"`
+	// Equals compares the column's text with this value. Exactly one of
+	// Equals, In and IsNull is given.
+	Equals *string `yaml:"equals,omitempty" json:"equals,omitempty"`
+	// In matches any of these values.
+	In []string `yaml:"in,omitempty" json:"in,omitempty"`
+	// IsNull true matches NULL, false matches every other value.
+	IsNull *bool `yaml:"is_null,omitempty" json:"is_null,omitempty"`
+}
+
 // HoldBasis is an Art. 17(3) exception to the right to erasure.
 type HoldBasis string
 
@@ -250,4 +294,24 @@ func IsTableName(s string) bool {
 		return IsIdentifier(s)
 	}
 	return IsIdentifier(schema) && IsIdentifier(table)
+}
+
+// RetentionMaxAge returns how old rows of c may grow under its retention
+// rule: the rule's MaxAge, or else the longest retention of the purposes
+// the collection lists (a row is kept while any of them needs it). It is
+// zero when c has no rule or no limit can be found.
+func (c *Config) RetentionMaxAge(col *Collection) Duration {
+	if col == nil || col.Retention == nil {
+		return Duration{}
+	}
+	if !col.Retention.MaxAge.IsZero() {
+		return col.Retention.MaxAge
+	}
+	var longest Duration
+	for _, id := range col.Purposes {
+		if p, ok := c.Purpose(id); ok && p.Retention.Longer(longest) {
+			longest = p.Retention
+		}
+	}
+	return longest
 }

@@ -125,3 +125,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = v
 	return nil
 }
+
+// durationEpoch is the instant durations are compared from: months and
+// years have no fixed length, so 1mo and 30d compare by what they add to
+// the same date.
+var durationEpoch = time.Date(2001, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// Longer reports whether d is longer than o.
+func (d Duration) Longer(o Duration) bool {
+	return d.AddTo(durationEpoch).After(o.AddTo(durationEpoch))
+}

@@ -29,6 +29,11 @@ type Config struct {
 	// Defaults to codes valid 30 minutes for 5 attempts, and 5 requests an
 	// hour per e-mail address and 20 per client address.
 	Requests *RequestsConfig `yaml:"requests,omitempty" json:"requests,omitempty"`
+	// SecurityMeasures is the general description of the technical and
+	// organisational security measures (Art. 30(1)(g), Art. 32(1)), one
+	// measure a line, that the records of processing give for every
+	// purpose. Defaults to none (the record flags it).
+	SecurityMeasures []string `yaml:"security_measures,omitempty" json:"security_measures,omitempty"`
 	// Datastores is the data map: the databases and services that hold
 	// personal data, by name. Package config fills the names (Datastore.Name,
 	// Collection.Name and Collection.Datastore), turns redis keys into
@@ -156,6 +161,9 @@ type Purpose struct {
 	// required.
 	SpecialCategory bool          `yaml:"special_category,omitempty" json:"special_category,omitempty"`
 	Art9Condition   Art9Condition `yaml:"art9_condition,omitempty" json:"art9_condition,omitempty"`
+	// DataSubjects lists the categories of data subjects (Art. 30(1)(c)):
+	// customers, newsletter subscribers, employees...
+	DataSubjects []string `yaml:"data_subjects,omitempty" json:"data_subjects,omitempty"`
 	// Categories lists the categories of personal data (contact.email, ...).
 	Categories []string    `yaml:"categories,omitempty" json:"categories,omitempty"`
 	Recipients []Recipient `yaml:"recipients,omitempty" json:"recipients,omitempty"`

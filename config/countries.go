@@ -73,3 +73,9 @@ func checkCountry(code string) error {
 }
 
 func inEEA(code string) bool { return eeaCountries[code] }
+
+// InEEA reports whether code (ISO 3166-1 alpha-2, upper case) is a member
+// of the European Economic Area, where data moves without a Chapter V
+// safeguard; the records of processing list recipients elsewhere as
+// transfers to third countries.
+func InEEA(code string) bool { return inEEA(code) }

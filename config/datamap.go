@@ -377,6 +377,7 @@ func (m *dataMap) checkCollection(d *lethe.Datastore, c *lethe.Collection) {
 		m.checkKeyTemplates(c, at)
 	}
 	m.checkAfter(c, at)
+	m.checkPurposesAndRetention(d, c, at)
 
 	noFields := len(c.Fields) == 0 && !p.problemsUnder(at+".fields")
 	if c.Erase == lethe.EraseAnonymise && noFields {

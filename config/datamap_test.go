@@ -678,6 +678,39 @@ func TestDataMapErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "retention rules",
+			src: `  shop:
+    driver: postgres
+    dsn: x
+    collections:
+      users:
+        identities: {user_id: id}
+        purposes: [orders, billing]
+        retention:
+          column: last_login_at
+          action: anonymise
+          where:
+            - {column: status, equals: closed, is_null: true}
+            - {column: "status; DROP TABLE users", equals: x}
+  cache:
+    driver: redis
+    url: redis://x
+    collections:
+      sessions:
+        key: "session:{user_id}"
+        identities: {user_id: user_id}
+        retention: {column: created_at, max_age: 1d}
+`,
+			want: []problem{
+				{"datastores.shop.collections.users.purposes[1]", 10, `"billing" is not a declared purpose id; declared: orders`},
+				{"datastores.shop.collections.users.retention.max_age", 11, `is required: give max_age, or list purposes with a retention`},
+				{"datastores.shop.collections.users.retention.action", 13, `it declares none`},
+				{"datastores.shop.collections.users.retention.where[0]", 15, `exactly one of equals, in or is_null`},
+				{"datastores.shop.collections.users.retention.where[1].column", 16, `only plain identifiers`},
+				{"datastores.cache.collections.sessions.retention", 24, `in redis, give the keys a time to live`},
+			},
+		},
+		{
 			name: "unknown keys",
 			src: `  shop:
     driver: postgres
@@ -686,12 +719,12 @@ func TestDataMapErrors(t *testing.T) {
     collections:
       users:
         identities: {user_id: id}
-        retention: {column: last_login_at, max_age: 3y}
+        retention: {column: last_login_at, max_age: 3y, older_than: 2y}
         fields: {email: {category: contact.email, strategy: hmac}}
 `,
 			want: []problem{
 				{"datastores.shop.collection", 7, `unknown key "collection"; did you mean "collections"?`},
-				{"datastores.shop.collections.users.retention", 11, `unknown key "retention"`},
+				{"datastores.shop.collections.users.retention.older_than", 11, `unknown key "older_than"`},
 				{"datastores.shop.collections.users.fields.email.strategy", 12, `unknown key "strategy"`},
 			},
 		},

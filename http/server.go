@@ -85,6 +85,9 @@ type Options struct {
 	Version string
 	// Requests serves the data subject request endpoints.
 	Requests *dsr.Requests
+	// Config serves the records of processing (GET /v1/ropa), built from
+	// it on each call. Without it the endpoint answers 503.
+	Config *lethe.Config
 	// GPCLastUpdate is the date /.well-known/gpc.json reports as lastUpdate.
 	// Defaults to the day the server was created.
 	GPCLastUpdate time.Time
@@ -152,6 +155,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.registerConsent()
 	s.registerAudit()
 	s.registerRequests()
+	s.registerROPA()
 	if err := s.finishSpec(); err != nil {
 		return nil, err
 	}
@@ -199,7 +203,7 @@ func (s *Server) humaConfig() huma.Config {
 				SecuritySchemes: map[string]*huma.SecurityScheme{
 					"bearer": {
 						Type: "http", Scheme: "bearer", BearerFormat: "lethe_<id>_<secret>",
-						Description: "An API key. Scopes: consent:read, consent:write, audit:read, admin (implies all).",
+						Description: "An API key. Scopes: consent:read, consent:write, audit:read, requests:read, requests:write, ropa:read, admin (implies all).",
 					},
 				},
 			},

@@ -72,6 +72,7 @@ func newRootCmd() *cobra.Command {
 		newRestrictionCmd(g),
 		newObjectionCmd(g),
 		newDatamapCmd(g),
+		newROPACmd(g),
 	)
 	return root
 }

@@ -38,7 +38,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			srv, err := api.NewServer(api.Options{
-				Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Requests: a.Requests, Ready: a.Ready, Logger: log, Version: buildVersion(),
+				Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Requests: a.Requests, Config: a.Config, Ready: a.Ready, Logger: log, Version: buildVersion(),
 			})
 			if err != nil {
 				return err
