@@ -24,10 +24,42 @@ type RequestStatus string
 
 // Request statuses.
 const (
-	RequestRunning            RequestStatus = "running"
+	RequestUnverified         RequestStatus = "unverified" // made by a person; waiting for the code sent to them
+	RequestVerified           RequestStatus = "verified"   // identity verified (or made by a trusted key); waiting for a worker
+	RequestRunning            RequestStatus = "running"    // a worker runs it, or it waits for an automatic retry
 	RequestCompleted          RequestStatus = "completed"
 	RequestPartiallyCompleted RequestStatus = "partially_completed" // a datastore failed or verification found data
 	RequestFailed             RequestStatus = "failed"
+	RequestRejected           RequestStatus = "rejected"  // refused, with the reason told to the person (Art. 12(4))
+	RequestCancelled          RequestStatus = "cancelled" // withdrawn by the person or the controller
+)
+
+// RequestStatuses lists every status, in lifecycle order.
+var RequestStatuses = []RequestStatus{
+	RequestUnverified, RequestVerified, RequestRunning, RequestCompleted, RequestPartiallyCompleted,
+	RequestFailed, RequestRejected, RequestCancelled,
+}
+
+// Finished reports whether the status is final: the request has its
+// response (or was refused or withdrawn) and no worker takes it again
+// unless it is retried.
+func (s RequestStatus) Finished() bool {
+	switch s {
+	case RequestCompleted, RequestPartiallyCompleted, RequestFailed, RequestRejected, RequestCancelled:
+		return true
+	}
+	return false
+}
+
+// RequestChannel is how a request reached the controller.
+type RequestChannel string
+
+// Request channels.
+const (
+	ChannelAPI     RequestChannel = "api"     // an application with a trusted key
+	ChannelWeb     RequestChannel = "web"     // the person, through the public intake
+	ChannelCLI     RequestChannel = "cli"     // an operator
+	ChannelLibrary RequestChannel = "library" // Go code embedding Lethe
 )
 
 // Request is a data subject request as Lethe keeps it. It holds no
@@ -61,6 +93,55 @@ type Request struct {
 	Export string
 	// Error says why a request failed, without personal data.
 	Error string
+
+	// Channel is how the request arrived.
+	Channel RequestChannel
+	// Reason says why a request was rejected or cancelled (told to the
+	// person; no personal data).
+	Reason string
+	// VerifiedAt is when the person's identity was verified.
+	VerifiedAt *time.Time
+	// ExtendedAt and ExtensionReason record an extension of the deadline
+	// (GDPR Art. 12(3), CCPA 1798.130); once extended, ExtendedDueAt is
+	// the deadline that applies.
+	ExtendedAt      *time.Time
+	ExtensionReason string
+	// Values is the sealed JSON of a rectification's corrected values
+	// (sealed like Identities); cleared when the request finishes.
+	Values []byte
+	// Progress is the last durable checkpoint of a running request (see
+	// package dsr): what a worker resuming it may skip.
+	Progress string
+	// Attempts counts the runs started; NextAttemptAt, when set, holds the
+	// request back from workers until then (automatic retry with backoff).
+	Attempts      int
+	NextAttemptAt *time.Time
+	// Lease is the token of the worker that holds the request, until
+	// LeaseUntil. A lease that ran out (its worker died) lets another
+	// worker claim the request and resume it.
+	Lease      string
+	LeaseUntil *time.Time
+}
+
+// Due returns the deadline that applies: the extended one once the
+// deadline was extended.
+func (r Request) Due() time.Time {
+	if r.ExtendedAt != nil && !r.ExtendedDueAt.IsZero() {
+		return r.ExtendedDueAt
+	}
+	return r.DueAt
+}
+
+// Open reports whether the request still waits for its response.
+func (r Request) Open() bool { return !r.Status.Finished() }
+
+// TransitionConflict is the error of a RequestTransition that found the
+// request in another status than expected, or held by another worker.
+func TransitionConflict(status RequestStatus, leaseLost bool) error {
+	if leaseLost {
+		return Errorf(ECONFLICT, "the request is held by another worker (status %s)", status)
+	}
+	return Errorf(ECONFLICT, "the request is %s", status)
 }
 
 // RequestStore keeps data subject requests.
@@ -77,4 +158,29 @@ type RequestStore interface {
 	RequestList(ctx context.Context, limit int) ([]Request, error)
 	// RequestListBySubject returns the subject's requests, newest first.
 	RequestListBySubject(ctx context.Context, ref SubjectRef) ([]Request, error)
+	// RequestTransition stores every field of r that a lifecycle step may
+	// change (status, times, result, export, error, reason, extension,
+	// sealed values, progress, attempts, next attempt, lease) when the
+	// stored request is in one of the from statuses and not held by
+	// another worker's live lease (its lease is r.Lease, none, or ran out
+	// by r.UpdatedAt), and appends the audit record, if any, in the same
+	// transaction. The lease is kept when r.LeaseUntil is set and released
+	// otherwise. ECONFLICT (TransitionConflict) when the status or the
+	// lease does not match, ENOTFOUND for an unknown id.
+	RequestTransition(ctx context.Context, r Request, from []RequestStatus, audit *AuditRecord) error
+	// RequestClaim leases up to limit requests ready to run at now to a
+	// new token until `until`, oldest first, and returns them: verified
+	// requests, and running ones whose lease ran out or that wait for a
+	// retry, whose NextAttemptAt is due. Concurrent claims, from this
+	// process or another sharing the database, never return the same
+	// request while its lease lasts.
+	RequestClaim(ctx context.Context, now, until time.Time, limit int) ([]Request, error)
+	// RequestRenew extends the lease a worker holds until `until`.
+	// ECONFLICT when the request is no longer leased to that token.
+	RequestRenew(ctx context.Context, id, lease string, until time.Time) error
+	// RequestPurge deletes finished requests that finished before
+	// `before`, and unverified ones created before `unverifiedBefore`,
+	// with one audit record (counts only) in the same transaction when it
+	// deleted any. It returns the ids it deleted (for their export files).
+	RequestPurge(ctx context.Context, before, unverifiedBefore time.Time, audit AuditRecord) ([]string, error)
 }

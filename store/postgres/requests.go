@@ -3,8 +3,14 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,7 +18,8 @@ import (
 	"github.com/lethe-privacy/lethe"
 )
 
-const requestColumns = `id, type, status, subject_ref, identities, actor, created_at, updated_at, completed_at, result, export, error, jurisdiction, due_at, extended_due_at`
+const requestColumns = `id, type, status, subject_ref, identities, actor, created_at, updated_at, completed_at, result, export, error, jurisdiction, due_at, extended_due_at,
+ channel, reason, verified_at, extended_at, extension_reason, sealed_values, progress, attempts, next_attempt_at, lease, lease_until`
 
 // RequestCreate stores a new request with its audit record, in one
 // transaction.
@@ -22,9 +29,11 @@ func (s *Store) RequestCreate(ctx context.Context, r lethe.Request, rec lethe.Au
 	}
 	_, err := s.appendWith(ctx, "create request", []lethe.AuditRecord{rec}, func(_ txConn, b *batch) error {
 		b.queue("create request", "a request with this id already exists", nil,
-			`INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			`INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
 			r.ID, string(r.Type), string(r.Status), r.SubjectRef[:], r.Identities, r.Actor, ts(r.CreatedAt), ts(r.UpdatedAt),
-			tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error, string(cmp.Or(r.Jurisdiction, lethe.GDPR)), tsZero(r.DueAt), tsZero(r.ExtendedDueAt))
+			tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error, string(cmp.Or(r.Jurisdiction, lethe.GDPR)), tsZero(r.DueAt), tsZero(r.ExtendedDueAt),
+			string(cmp.Or(r.Channel, lethe.ChannelAPI)), r.Reason, tsPtr(r.VerifiedAt), tsPtr(r.ExtendedAt), r.ExtensionReason, r.Values, r.Progress,
+			r.Attempts, tsPtr(r.NextAttemptAt), textOrNull(r.Lease), tsPtr(r.LeaseUntil))
 		return nil
 	})
 	return err
@@ -41,6 +50,124 @@ func (s *Store) RequestUpdate(ctx context.Context, r lethe.Request) error {
 		return lethe.Errorf(lethe.ENOTFOUND, "no request with this id")
 	}
 	return nil
+}
+
+// RequestTransition stores a lifecycle step when the request is in one of
+// the from statuses and not held by another worker's live lease.
+func (s *Store) RequestTransition(ctx context.Context, r lethe.Request, from []lethe.RequestStatus, rec *lethe.AuditRecord) error {
+	if len(from) == 0 {
+		return lethe.FieldErrorf("from", "a transition needs the statuses it starts from")
+	}
+	var lease, until any
+	if r.LeaseUntil != nil {
+		lease, until = r.Lease, ts(*r.LeaseUntil)
+	}
+	statuses := make([]string, len(from))
+	for i, st := range from {
+		statuses[i] = string(st)
+	}
+	_, err := s.appendDecided(ctx, "transition request", rec != nil, func(c txConn, _ *batch) ([]lethe.AuditRecord, error) {
+		tag, err := c.Exec(ctx, `UPDATE requests SET status = $1, updated_at = $2, completed_at = $3, result = $4, export = $5, error = $6, reason = $7,
+ verified_at = $8, extended_at = $9, extension_reason = $10, extended_due_at = $11, sealed_values = $12, progress = $13, attempts = $14,
+ next_attempt_at = $15, lease = $16, lease_until = $17
+ WHERE id = $18 AND (lease IS NULL OR lease = $19 OR lease_until < $2) AND status = ANY($20)`,
+			string(r.Status), ts(r.UpdatedAt), tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error, r.Reason,
+			tsPtr(r.VerifiedAt), tsPtr(r.ExtendedAt), r.ExtensionReason, tsZero(r.ExtendedDueAt), r.Values, r.Progress, r.Attempts,
+			tsPtr(r.NextAttemptAt), lease, until, r.ID, r.Lease, statuses)
+		if err != nil {
+			return nil, translate("transition request", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil, transitionConflict(ctx, c, r)
+		}
+		if rec == nil {
+			return nil, nil
+		}
+		return []lethe.AuditRecord{*rec}, nil
+	})
+	return err
+}
+
+// transitionConflict says why a transition changed nothing.
+func transitionConflict(ctx context.Context, c txConn, r lethe.Request) error {
+	var (
+		status string
+		lease  *string
+		until  *time.Time
+	)
+	err := c.QueryRow(ctx, `SELECT status, lease, lease_until FROM requests WHERE id = $1`, r.ID).Scan(&status, &lease, &until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return lethe.Errorf(lethe.ENOTFOUND, "no request with this id")
+	}
+	if err != nil {
+		return translate("transition request", err)
+	}
+	lost := lease != nil && *lease != r.Lease && until != nil && !until.Before(ts(r.UpdatedAt))
+	return lethe.TransitionConflict(lethe.RequestStatus(status), lost)
+}
+
+// RequestClaim leases the requests ready to run. SKIP LOCKED lets
+// concurrent claims take different requests instead of waiting on each
+// other; the lease then keeps them apart after the commit.
+func (s *Store) RequestClaim(ctx context.Context, now, until time.Time, limit int) ([]lethe.Request, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("lease token: %w", err)
+	}
+	token := hex.EncodeToString(b[:])
+	out, err := s.listRequests(ctx, `UPDATE requests SET lease = $1, lease_until = $2 WHERE id IN (
+  SELECT id FROM requests
+  WHERE status IN ('verified', 'running') AND (lease_until IS NULL OR lease_until < $3) AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
+  ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+RETURNING `+requestColumns, token, ts(until), ts(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b lethe.Request) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// RequestRenew extends a worker's lease.
+func (s *Store) RequestRenew(ctx context.Context, id, lease string, until time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE requests SET lease_until = $1 WHERE id = $2 AND lease = $3 AND status IN ('verified', 'running')`, ts(until), id, lease)
+	if err != nil {
+		return translate("renew request lease", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return lethe.Errorf(lethe.ECONFLICT, "the request is no longer leased to this worker")
+	}
+	return nil
+}
+
+// RequestPurge deletes the records past their retention.
+func (s *Store) RequestPurge(ctx context.Context, before, unverifiedBefore time.Time, rec lethe.AuditRecord) ([]string, error) {
+	var ids []string
+	_, err := s.appendDecided(ctx, "purge requests", true, func(c txConn, _ *batch) ([]lethe.AuditRecord, error) {
+		rows, err := c.Query(ctx, `DELETE FROM requests
+ WHERE (completed_at IS NOT NULL AND completed_at < $1 AND status NOT IN ('unverified', 'verified', 'running'))
+    OR (status = 'unverified' AND created_at < $2)
+ RETURNING id`, ts(before), ts(unverifiedBefore))
+		if err != nil {
+			return nil, translate("purge requests", err)
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(ids) == 0 {
+			return nil, translate("purge requests", err)
+		}
+		rec := rec
+		rec.Details = maps.Clone(rec.Details)
+		if rec.Details == nil {
+			rec.Details = map[string]string{}
+		}
+		rec.Details["requests"] = strconv.Itoa(len(ids))
+		return []lethe.AuditRecord{rec}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // RequestGet returns one request.
@@ -92,9 +219,22 @@ func scanRequest(row pgx.Row) (lethe.Request, error) {
 		result           *string
 		jurisdiction     string
 		due, extended    *time.Time
+		channel          string
+		lease            *string
 	)
-	if err := row.Scan(&r.ID, &typ, &status, &ref, &r.Identities, &r.Actor, &created, &updated, &completed, &result, &r.Export, &r.Error, &jurisdiction, &due, &extended); err != nil {
+	if err := row.Scan(&r.ID, &typ, &status, &ref, &r.Identities, &r.Actor, &created, &updated, &completed, &result, &r.Export, &r.Error, &jurisdiction, &due, &extended,
+		&channel, &r.Reason, &r.VerifiedAt, &r.ExtendedAt, &r.ExtensionReason, &r.Values, &r.Progress, &r.Attempts, &r.NextAttemptAt, &lease, &r.LeaseUntil); err != nil {
 		return r, err
+	}
+	r.Channel = lethe.RequestChannel(channel)
+	if lease != nil {
+		r.Lease = *lease
+	}
+	for _, t := range []**time.Time{&r.VerifiedAt, &r.ExtendedAt, &r.NextAttemptAt, &r.LeaseUntil} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
 	}
 	if len(ref) != len(r.SubjectRef) {
 		return r, fmt.Errorf("request %s: subject reference of %d bytes", r.ID, len(ref))
@@ -126,6 +266,14 @@ func tsZero(t time.Time) *time.Time {
 	}
 	t = ts(t)
 	return &t
+}
+
+// textOrNull passes an empty string as NULL.
+func textOrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // jsonText passes a JSON document to a jsonb parameter as text.

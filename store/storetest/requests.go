@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,237 @@ import (
 func RunRequests(t *testing.T, h Harness) {
 	t.Run("RequestRoundTrip", func(t *testing.T) { testRequestRoundTrip(t, h) })
 	t.Run("RequestMissingAndDuplicate", func(t *testing.T) { testRequestMissingAndDuplicate(t, h) })
+	t.Run("RequestTransition", func(t *testing.T) { testRequestTransition(t, h) })
+	t.Run("RequestClaimLease", func(t *testing.T) { testRequestClaimLease(t, h) })
+	t.Run("RequestPurge", func(t *testing.T) { testRequestPurge(t, h) })
+}
+
+func newRequest(id string, status lethe.RequestStatus, at time.Time) lethe.Request {
+	return lethe.Request{ID: id, Type: lethe.RequestErasure, Status: status, SubjectRef: lethe.SubjectRef{9}, Actor: "cli",
+		Channel: lethe.ChannelWeb, CreatedAt: at, UpdatedAt: at, DueAt: at.AddDate(0, 1, 0), ExtendedDueAt: at.AddDate(0, 3, 0)}
+}
+
+func testRequestTransition(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	r := newRequest("req_t", lethe.RequestUnverified, at)
+	r.Values = []byte("sealed values")
+	if err := s.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RequestGet(ctx, "req_t")
+	if err != nil || got.Channel != lethe.ChannelWeb || string(got.Values) != "sealed values" || got.VerifiedAt != nil || got.Lease != "" {
+		t.Fatalf("created: %+v, %v", got, err)
+	}
+
+	// A transition from the wrong status changes nothing and audits nothing.
+	r.Status, r.UpdatedAt = lethe.RequestRunning, at.Add(time.Second)
+	err = s.RequestTransition(ctx, r, []lethe.RequestStatus{lethe.RequestVerified}, &lethe.AuditRecord{Actor: "cli", Action: "request.started"})
+	if lethe.ErrorCode(err) != lethe.ECONFLICT {
+		t.Fatalf("running from verified while unverified: %v, want ECONFLICT", err)
+	}
+	if head, _ := s.AuditHead(ctx); head.Size != 1 {
+		t.Errorf("a refused transition appended its audit record: size %d", head.Size)
+	}
+	if got, _ := s.RequestGet(ctx, "req_t"); got.Status != lethe.RequestUnverified {
+		t.Errorf("a refused transition changed the status to %s", got.Status)
+	}
+
+	verified := at.Add(time.Minute)
+	r.Status, r.UpdatedAt, r.VerifiedAt = lethe.RequestVerified, verified, &verified
+	if err := s.RequestTransition(ctx, r, []lethe.RequestStatus{lethe.RequestUnverified}, &lethe.AuditRecord{Actor: "web", Action: "request.verified"}); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := s.AuditHead(ctx); head.Size != 2 {
+		t.Errorf("the transition's audit record: size %d, want 2", head.Size)
+	}
+
+	// A worker's lease keeps other workers' transitions out until it runs out.
+	leaseUntil := verified.Add(30 * time.Second)
+	mine := r
+	mine.Status, mine.Lease, mine.LeaseUntil, mine.Attempts, mine.Progress = lethe.RequestRunning, "tok-a", &leaseUntil, 1, "resolved"
+	if err := s.RequestTransition(ctx, mine, []lethe.RequestStatus{lethe.RequestVerified}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.RequestGet(ctx, "req_t")
+	if got.Status != lethe.RequestRunning || got.Lease != "tok-a" || got.LeaseUntil == nil || !got.LeaseUntil.Equal(leaseUntil) || got.Attempts != 1 || got.Progress != "resolved" {
+		t.Fatalf("after start: %+v", got)
+	}
+	other := mine
+	other.Lease, other.UpdatedAt = "tok-b", verified.Add(10*time.Second)
+	other.Status, other.LeaseUntil = lethe.RequestCompleted, nil
+	err = s.RequestTransition(ctx, other, []lethe.RequestStatus{lethe.RequestRunning}, nil)
+	if lethe.ErrorCode(err) != lethe.ECONFLICT || !strings.Contains(err.Error(), "another worker") {
+		t.Fatalf("another worker's transition under a live lease: %v, want ECONFLICT naming the worker", err)
+	}
+	// Once the lease ran out, the other worker may go on.
+	other.UpdatedAt = leaseUntil.Add(time.Second)
+	done := other.UpdatedAt
+	other.CompletedAt, other.Result, other.Values = &done, []byte(`{"status":"completed"}`), nil
+	if err := s.RequestTransition(ctx, other, []lethe.RequestStatus{lethe.RequestRunning}, &lethe.AuditRecord{Actor: "system", Action: "request.completed"}); err != nil {
+		t.Fatalf("after the lease ran out: %v", err)
+	}
+	got, _ = s.RequestGet(ctx, "req_t")
+	if got.Status != lethe.RequestCompleted || got.Lease != "" || got.LeaseUntil != nil || got.Values != nil || got.CompletedAt == nil || !got.VerifiedAt.Equal(verified) {
+		t.Errorf("completed: %+v (lease released, values cleared, verification kept)", got)
+	}
+	if err := s.RequestTransition(ctx, lethe.Request{ID: "nope", Status: lethe.RequestCancelled, UpdatedAt: at}, []lethe.RequestStatus{lethe.RequestUnverified}, nil); lethe.ErrorCode(err) != lethe.ENOTFOUND {
+		t.Errorf("unknown id: %v, want ENOTFOUND", err)
+	}
+}
+
+func testRequestClaimLease(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	later := at.Add(time.Hour)
+	for i, st := range []lethe.RequestStatus{lethe.RequestVerified, lethe.RequestUnverified, lethe.RequestVerified, lethe.RequestCompleted, lethe.RequestVerified} {
+		r := newRequest(fmt.Sprint("req_", i), st, at.Add(time.Duration(i)*time.Second))
+		if i == 4 {
+			r.NextAttemptAt = &later // waits for a retry
+		}
+		if err := s.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := at.Add(time.Minute)
+	got, err := s.RequestClaim(ctx, now, now.Add(30*time.Second), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "req_0" || got[1].ID != "req_2" || got[0].Lease == "" || got[0].LeaseUntil == nil {
+		t.Fatalf("claim: %v; want req_0 and req_2, leased", ids(got))
+	}
+	again, err := s.RequestClaim(ctx, now.Add(time.Second), now.Add(time.Minute), 10)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("a second claim under live leases got %v, %v", ids(again), err)
+	}
+	// Renewing keeps the lease past its first end; a wrong token cannot.
+	if err := s.RequestRenew(ctx, "req_0", got[0].Lease, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestRenew(ctx, "req_0", "not-mine", now.Add(3*time.Minute)); lethe.ErrorCode(err) != lethe.ECONFLICT {
+		t.Errorf("renew with a wrong token: %v, want ECONFLICT", err)
+	}
+	third, err := s.RequestClaim(ctx, now.Add(time.Minute), now.Add(90*time.Second), 10)
+	if err != nil || len(third) != 1 || third[0].ID != "req_2" || third[0].Lease == got[0].Lease {
+		t.Fatalf("after req_2's lease ran out: %v, %v; want req_2 alone with a new token", ids(third), err)
+	}
+	// The old holder of req_2 lost it: its renewal is refused.
+	if err := s.RequestRenew(ctx, "req_2", got[1].Lease, now.Add(5*time.Minute)); lethe.ErrorCode(err) != lethe.ECONFLICT {
+		t.Errorf("renew a lost lease: %v, want ECONFLICT", err)
+	}
+	// The retry becomes claimable when due; limit is honoured.
+	due, err := s.RequestClaim(ctx, later.Add(time.Minute), later.Add(2*time.Minute), 1)
+	if err != nil || len(due) != 1 || due[0].ID != "req_0" {
+		t.Fatalf("claim limit 1 after every lease ran out: %v, %v", ids(due), err)
+	}
+	rest, err := s.RequestClaim(ctx, later.Add(time.Minute), later.Add(2*time.Minute), 10)
+	if err != nil || len(rest) != 2 || rest[0].ID != "req_2" || rest[1].ID != "req_4" {
+		t.Fatalf("the rest, with the due retry: %v, %v", ids(rest), err)
+	}
+
+	// Concurrent claims never hand out the same request twice.
+	s2 := h.New(t)
+	for i := range 40 {
+		if err := s2.RequestCreate(ctx, newRequest(fmt.Sprint("req_c", i), lethe.RequestVerified, at.Add(time.Duration(i)*time.Millisecond)), lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		wg   sync.WaitGroup
+	)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				batch, err := s2.RequestClaim(ctx, now, now.Add(time.Hour), 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(batch) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, r := range batch {
+					seen[r.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 40 {
+		t.Errorf("concurrent claims took %d of 40 requests", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
+}
+
+func testRequestPurge(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	old := time.Date(2024, 1, 2, 10, 0, 0, 0, time.UTC)
+	recent := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		id     string
+		status lethe.RequestStatus
+		at     time.Time
+	}{
+		{"req_old_done", lethe.RequestCompleted, old},
+		{"req_old_rejected", lethe.RequestRejected, old},
+		{"req_old_running", lethe.RequestRunning, old},
+		{"req_old_unverified", lethe.RequestUnverified, old},
+		{"req_new_done", lethe.RequestCompleted, recent},
+		{"req_new_unverified", lethe.RequestUnverified, recent},
+	} {
+		r := newRequest(c.id, c.status, c.at)
+		if c.status.Finished() {
+			r.CompletedAt = &c.at
+		}
+		if err := s.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := s.AuditHead(ctx)
+	cut := time.Date(2024, 12, 2, 0, 0, 0, 0, time.UTC)
+	gone, err := s.RequestPurge(ctx, cut, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), lethe.AuditRecord{Actor: "system", Action: "request.records_purged"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(gone)
+	if want := []string{"req_old_done", "req_old_rejected", "req_old_unverified"}; !slices.Equal(gone, want) {
+		t.Errorf("purged %v, want %v", gone, want)
+	}
+	for _, id := range []string{"req_old_running", "req_new_done", "req_new_unverified"} {
+		if _, err := s.RequestGet(ctx, id); err != nil {
+			t.Errorf("%s: %v; it must stay", id, err)
+		}
+	}
+	if head, _ := s.AuditHead(ctx); head.Size != before.Size+1 {
+		t.Errorf("purge audit: size %d -> %d, want one entry", before.Size, head.Size)
+	}
+	again, err := s.RequestPurge(ctx, cut, cut, lethe.AuditRecord{Actor: "system", Action: "request.records_purged"})
+	if err != nil || len(again) != 0 {
+		t.Errorf("second purge: %v, %v", again, err)
+	}
+	if head, _ := s.AuditHead(ctx); head.Size != before.Size+1 {
+		t.Errorf("a purge that deleted nothing appended an audit entry")
+	}
+}
+
+func ids(rs []lethe.Request) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
 }
 
 func testRequestRoundTrip(t *testing.T, h Harness) {
