@@ -159,8 +159,8 @@ type RequestStore interface {
 	// RequestListBySubject returns the subject's requests, newest first.
 	RequestListBySubject(ctx context.Context, ref SubjectRef) ([]Request, error)
 	// RequestTransition stores every field of r that a lifecycle step may
-	// change (status, times, result, export, error, reason, extension,
-	// sealed values, progress, attempts, next attempt, lease) when the
+	// change (status, sealed identities and values, times, result, export,
+	// error, reason, extension, progress, attempts, next attempt, lease) when the
 	// stored request is in one of the from statuses and not held by
 	// another worker's live lease (its lease is r.Lease, none, or ran out
 	// by r.UpdatedAt), and appends the audit record, if any, in the same

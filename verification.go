@@ -219,6 +219,32 @@ type RequestsConfig struct {
 	// address in X-Forwarded-For. Defaults to none (the connection's own
 	// address is the client's).
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty" json:"trusted_proxies,omitempty"`
+	// Run configures the workers that run requests.
+	Run *RequestRunConfig `yaml:"run,omitempty" json:"run,omitempty"`
+	// KeepRecords is how long a finished request's record is kept (date,
+	// type, channel, response date, outcome, reason). At least 24 months;
+	// defaults to 24mo.
+	KeepRecords Duration `yaml:"keep_records,omitempty" json:"keep_records,omitempty"`
+	// ExportMaxAge is how long an access or portability package stays
+	// downloadable. Defaults to 30d.
+	ExportMaxAge Duration `yaml:"export_max_age,omitempty" json:"export_max_age,omitempty"`
+	// SupervisoryAuthority is named in rejection notices, where the person
+	// may lodge a complaint (Art. 12(4)).
+	SupervisoryAuthority string `yaml:"supervisory_authority,omitempty" json:"supervisory_authority,omitempty"`
+}
+
+// RequestRunConfig configures the request workers.
+type RequestRunConfig struct {
+	// Concurrency is how many requests one process runs at once.
+	// Defaults to 4.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	// Lease is how long a worker holds a request between renewals; a
+	// request whose worker died is resumed once it runs out. Defaults to
+	// 30s.
+	Lease Duration `yaml:"lease,omitempty" json:"lease,omitempty"`
+	// MaxAttempts is how many runs a request gets when a datastore fails
+	// before it is left failed or partially completed. Defaults to 5.
+	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
 }
 
 // VerificationConfig configures verification codes.
@@ -264,6 +290,14 @@ type IntakeSettings struct {
 	PerIdentity    Rate
 	PerClient      Rate
 	TrustedProxies []netip.Prefix
+
+	// The request workers and records (zero: package dsr's defaults).
+	Concurrency          int
+	Lease                time.Duration
+	RunAttempts          int
+	KeepRecords          Duration
+	ExportMaxAge         time.Duration
+	SupervisoryAuthority string
 }
 
 // Settings applies the defaults to c (which may be nil) and checks the
@@ -316,6 +350,36 @@ func (c *RequestsConfig) Settings() (IntakeSettings, error) {
 		}
 		s.TrustedProxies = append(s.TrustedProxies, pfx)
 	}
+	if r := c.Run; r != nil {
+		if r.Concurrency != 0 && (r.Concurrency < 1 || r.Concurrency > 64) {
+			bad("requests.run.concurrency", "run from 1 to 64 requests at once")
+		}
+		if r.MaxAttempts != 0 && (r.MaxAttempts < 1 || r.MaxAttempts > 50) {
+			bad("requests.run.max_attempts", "allow from 1 to 50 runs")
+		}
+		if !r.Lease.IsZero() {
+			d, ok := r.Lease.fixed()
+			if !ok || d < 3*time.Second || d > time.Hour {
+				bad("requests.run.lease", "a lease lasts from 3s to 1h (months are not allowed)")
+			}
+			s.Lease = d
+		}
+		s.Concurrency, s.RunAttempts = r.Concurrency, r.MaxAttempts
+	}
+	if !c.KeepRecords.IsZero() {
+		if c.KeepRecords.SubFrom(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)).After(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)) {
+			bad("requests.keep_records", "keep request records at least 24 months (24mo)")
+		}
+		s.KeepRecords = c.KeepRecords
+	}
+	if !c.ExportMaxAge.IsZero() {
+		d, ok := c.ExportMaxAge.fixed()
+		if !ok || d < time.Hour || d > 365*24*time.Hour {
+			bad("requests.export_max_age", "keep export packages from 1h to 365d (months are not allowed)")
+		}
+		s.ExportMaxAge = d
+	}
+	s.SupervisoryAuthority = c.SupervisoryAuthority
 	if len(fields) > 0 {
 		return s, &Error{Code: EINVALID, Fields: fields}
 	}

@@ -30,7 +30,7 @@ calendar: {time_zone: Europe/Berlin, holidays: ["2026-04-27"]}
 		t.Fatal(err)
 	}
 	defer a.Close()
-	r, err := a.Requests.Create(context.Background(), dsr.CreateParams{Type: lethe.RequestAccess, Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "7"}}, Wait: true})
+	r, err := a.Requests.Create(context.Background(), dsr.CreateParams{Type: lethe.RequestAccess, Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "7"}}, Wait: true, Verified: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,11 +60,26 @@ func (a *App) openDSR(opts Options) error {
 	if err != nil {
 		return err
 	}
+	set, err := a.Config.Requests.Settings()
+	if err != nil {
+		return err
+	}
+	controller := a.Config.Controller.Name
+	if c := a.Config.Controller.Contact; c != "" {
+		controller += ", " + c
+	}
+	var notices dsr.Notifier
+	if a.Outbox != nil {
+		notices = a.Outbox
+	}
 	a.Requests = dsr.NewRequests(dsr.RequestsOptions{
 		Calendar: cal,
-		Engine:   a.DSR, Store: a.Store, Sealer: a.Keyring,
+		Engine:   a.DSR, Store: a.Store, Sealer: a.Keyring, Notices: notices,
+		Controller: controller, SupervisoryAuthority: set.SupervisoryAuthority,
 		ExportDir: filepath.Join(a.dataDir, "exports"), Clock: a.clock, Logger: a.log,
 		Jurisdiction: a.Config.Jurisdiction,
+		MaxRunning:   set.Concurrency, Lease: set.Lease, MaxAttempts: set.RunAttempts,
+		KeepRecords: set.KeepRecords, ExportMaxAge: set.ExportMaxAge,
 	})
 	return nil
 }

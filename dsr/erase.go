@@ -22,6 +22,19 @@ type EraseParams struct {
 	Identities []lethe.Identity
 	// DryRun plans and counts without changing anything.
 	DryRun bool
+	// Resolved, when set, is called once the subject's identities are
+	// resolved and before anything is changed, with the identities given
+	// and every one found on the way (an account's user_id found by
+	// e-mail). A caller that must resume an interrupted erasure keeps them:
+	// once the datastore that led to them is erased, they cannot be found
+	// again. An error stops the erasure before it changes anything.
+	Resolved func(ctx context.Context, ids []lethe.Identity) error
+	// BeforeShred, when set, is called with the certificate of a complete,
+	// verified erasure just before the subject's keys are shredded (after
+	// which whatever was sealed with them is unreadable): the caller's last
+	// chance to record the outcome and queue what still needs the
+	// identities. An error leaves the keys in place and fails the erasure.
+	BeforeShred func(ctx context.Context, cert *Certificate) error
 }
 
 // Step statuses.
@@ -182,6 +195,11 @@ func (e *Engine) erase(ctx context.Context, p EraseParams, only string) (*Certif
 	if err != nil {
 		return nil, err
 	}
+	if p.Resolved != nil && !p.DryRun {
+		if err := p.Resolved(ctx, withFound(p.Identities, keys.found)); err != nil {
+			return nil, err
+		}
+	}
 	failed := map[string]error{}
 	for ds, err := range keys.failed {
 		failed[ds] = err
@@ -299,6 +317,11 @@ func (e *Engine) erase(ctx context.Context, p EraseParams, only string) (*Certif
 		// Before the keys go: a rerun after a restore must know the
 		// subject even if shredding fails half-way.
 		if err := e.tombstone(ctx, p.RequestID, withFound(p.Identities, keys.found), now); err != nil {
+			return nil, err
+		}
+	}
+	if cert.Status == StatusCompleted && p.BeforeShred != nil {
+		if err := p.BeforeShred(context.WithoutCancel(ctx), cert); err != nil {
 			return nil, err
 		}
 	}

@@ -12,31 +12,76 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/deadline"
+	"github.com/lethe-privacy/lethe/mail"
 )
 
-// Sealer encrypts with a subject's key (package keyring).
+// Sealer encrypts and decrypts with a subject's key (package keyring).
+// Decrypt returns lethe.ESHREDDED once the subject's key was shredded.
 type Sealer interface {
 	Encrypt(ctx context.Context, ref lethe.SubjectRef, plaintext, associatedData []byte) ([]byte, error)
+	Decrypt(ctx context.Context, ref lethe.SubjectRef, ciphertext, associatedData []byte) ([]byte, error)
+}
+
+// Notifier queues e-mails to the person (package mail's Outbox). The id
+// is deterministic for each notice, so queueing one again after a crash is
+// refused (ECONFLICT) rather than sent twice.
+type Notifier interface {
+	EnqueueID(ctx context.Context, id string, ref lethe.SubjectRef, to, template string, data map[string]any) error
 }
 
 // RequestsOptions configure Requests.
 type RequestsOptions struct {
 	Engine *Engine
 	Store  lethe.RequestStore
-	// Sealer seals the identities a request names with the subject's key
-	// before they are stored. Optional: without it they are not stored.
+	// Sealer seals the identities and values a request names with the
+	// subject's key before they are stored, and opens them for the worker.
+	// Required to run requests that were not run at once (Wait).
 	Sealer Sealer
+	// Notices, when set, queues the e-mails that tell the person their
+	// request was received, extended, rejected or completed (sent to the
+	// e-mail identity the request names, if any).
+	Notices Notifier
+	// Controller signs the notices (the controller's name and contact).
+	Controller string
+	// SupervisoryAuthority is named in rejection notices (Art. 12(4)).
+	SupervisoryAuthority string
 	// ExportDir holds export packages (mode 0600). Required for access and
 	// portability requests.
 	ExportDir string
 	// MaxRunning bounds the requests this process runs at once; more wait
-	// their turn. Defaults to 4.
+	// their turn in the store. Defaults to 4.
 	MaxRunning int
+	// Lease is how long a worker holds a request without renewing it: a
+	// request whose worker died is resumed by another (or the restarted
+	// process) once its lease runs out. Renewed every third of it.
+	// Defaults to 30 seconds.
+	Lease time.Duration
+	// Poll is how often Run looks for requests ready to run. Defaults to
+	// one second.
+	Poll time.Duration
+	// MaxAttempts is how many runs a request gets when a datastore fails
+	// (partially_completed) or the run fails, before it is left with that
+	// outcome. Defaults to 5.
+	MaxAttempts int
+	// Backoff is the delay before each automatic retry; the last delay
+	// repeats. Defaults to 1m, 5m, 15m, 1h.
+	Backoff []time.Duration
+	// KeepRecords is how long finished request records are kept (the
+	// accountability record of Art. 5(2) and 12; at least 24 months is
+	// advised). Defaults to 24 months.
+	KeepRecords lethe.Duration
+	// ExportMaxAge is how long an export package stays available for
+	// download. Defaults to 30 days.
+	ExportMaxAge time.Duration
+	// UnverifiedMaxAge is how long a request waits for its verification
+	// before it is dropped. Defaults to 30 days.
+	UnverifiedMaxAge time.Duration
 	// Calendar computes the legal deadline of each request: the
 	// controller's time zone and public holidays. Defaults to UTC without
 	// holidays (weekends still move a GDPR deadline).
@@ -48,29 +93,60 @@ type RequestsOptions struct {
 	Logger       *slog.Logger
 }
 
-// Requests records data subject requests in the store and runs them in
-// the background: Create answers at once with the request running, Get
-// shows its steps as they finish, OpenExport serves the package. A
-// request survives in the store with its outcome; a process that stops
-// while requests run leaves them running (resuming them is the request
-// lifecycle's job). Requests is safe for concurrent use.
+// DefaultBackoff is the delay before each automatic retry of a request.
+var DefaultBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
+
+// Requests keeps data subject requests in the store, the one source of
+// truth of their lifecycle, and runs them: Create records a request
+// (unverified when the person's identity is still to be verified),
+// Verify, Reject, Cancel, Extend and Retry move it along, and Run, the
+// worker, claims verified requests with a lease, runs them through the
+// Engine and records their outcome. Every transition is a compare-and-set
+// on the stored status with its audit entry in the same transaction, so
+// two workers, or a worker and an operator, never both act on one request.
+// A worker records a checkpoint before each step that cannot be repeated
+// (see Progress), so a request whose process died is resumed by the next
+// worker once the lease runs out, without shredding keys or sending
+// notices twice. Requests is safe for concurrent use.
 type Requests struct {
 	opts  RequestsOptions
 	clock lethe.Clock
 	log   *slog.Logger
 	sem   chan struct{}
+	wake  chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
+// Progress checkpoints of a running request.
+const (
+	// ProgressResolved: the identities found on the way are sealed in the
+	// request; a resumed erasure starts from all of them.
+	ProgressResolved = "resolved"
+	// ProgressShredding: the erasure is complete and verified, its
+	// certificate stored; only the key shred and the notice remain.
+	ProgressShredding = "shredding"
+)
+
 // NewRequests returns the request service.
 func NewRequests(opts RequestsOptions) *Requests {
 	ctx, cancel := context.WithCancel(context.Background())
+	opts.Lease = cmp.Or(opts.Lease, 30*time.Second)
+	opts.Poll = cmp.Or(opts.Poll, time.Second)
+	opts.MaxAttempts = cmp.Or(opts.MaxAttempts, 5)
+	opts.ExportMaxAge = cmp.Or(opts.ExportMaxAge, 30*24*time.Hour)
+	opts.UnverifiedMaxAge = cmp.Or(opts.UnverifiedMaxAge, 30*24*time.Hour)
+	if opts.KeepRecords.IsZero() {
+		opts.KeepRecords = lethe.Duration{Months: 24}
+	}
+	if len(opts.Backoff) == 0 {
+		opts.Backoff = DefaultBackoff
+	}
 	r := &Requests{
 		opts: opts, clock: opts.Clock, log: cmp.Or(opts.Logger, slog.Default()),
-		sem: make(chan struct{}, cmp.Or(opts.MaxRunning, 4)), ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, cmp.Or(opts.MaxRunning, 4)), wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 	}
 	if r.clock == nil {
 		r.clock = lethe.SystemClock{}
@@ -82,21 +158,28 @@ func NewRequests(opts RequestsOptions) *Requests {
 type CreateParams struct {
 	Type       lethe.RequestType
 	Identities []lethe.Identity
-	// Actor is who asks: api:<key name>, cli.
+	// Actor is who asks: api:<key name>, cli, web.
 	Actor string
+	// Channel is how the request arrived. Defaults to library.
+	Channel lethe.RequestChannel
+	// Verified says the requester's identity is established (a trusted
+	// key or an operator): the request is ready to run. Otherwise it is
+	// created unverified and waits for Verify.
+	Verified bool
 	// Jurisdiction decides the deadline; empty means the default.
 	Jurisdiction lethe.Jurisdiction
 	// Values are the corrected values of a rectification (see
-	// RectifyParams.Values). They are personal data: held in memory for
-	// the run, never stored.
+	// RectifyParams.Values). They are personal data: sealed with the
+	// subject's key while the request waits, dropped when it finishes.
 	Values map[string]string
-	// Wait runs the request before Create returns.
+	// Wait runs the request before Create returns (a verified one).
 	Wait bool
 }
 
-// Create validates and records the request, then runs it (in the
-// background unless Wait). EINVALID, with the field, for an unknown type
-// or a missing or malformed identity.
+// Create validates and records the request, queues the notice of receipt,
+// and, when Wait, runs it at once; otherwise a worker (Run) picks it up
+// once it is verified. EINVALID, with the field, for an unknown type or a
+// missing or malformed identity.
 func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, error) {
 	if !slices.Contains(lethe.RequestTypes, p.Type) {
 		return lethe.Request{}, &lethe.Error{Code: lethe.EINVALID, Message: "unknown request type",
@@ -117,92 +200,78 @@ func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, e
 		return lethe.Request{}, err
 	}
 	req := lethe.Request{
-		ID: "req_" + uuid.Must(uuid.NewV7()).String(), Type: p.Type, Status: lethe.RequestRunning,
+		ID: "req_" + uuid.Must(uuid.NewV7()).String(), Type: p.Type, Status: lethe.RequestUnverified,
 		SubjectRef: r.opts.Engine.subjectRef(p.Identities), Actor: cmp.Or(p.Actor, "library"), CreatedAt: now, UpdatedAt: now,
-		Jurisdiction: j, DueAt: due.Due, ExtendedDueAt: due.ExtendedDue,
+		Channel: cmp.Or(p.Channel, lethe.ChannelLibrary), Jurisdiction: j, DueAt: due.Due, ExtendedDueAt: due.ExtendedDue,
 	}
-	if r.opts.Sealer != nil && req.SubjectRef != (lethe.SubjectRef{}) {
-		plain, err := json.Marshal(identityMap(p.Identities))
-		if err != nil {
-			return req, fmt.Errorf("seal identities: %w", err)
+	if p.Verified {
+		req.Status, req.VerifiedAt = lethe.RequestVerified, &now
+	}
+	if r.opts.Sealer != nil && !req.SubjectRef.IsZero() {
+		if req.Identities, err = r.seal(ctx, req.SubjectRef, req.ID, "identities", identityMap(p.Identities)); err != nil {
+			return req, err
 		}
-		if req.Identities, err = r.opts.Sealer.Encrypt(ctx, req.SubjectRef, plain, []byte("request:"+req.ID)); err != nil {
-			return req, fmt.Errorf("seal identities: %w", err)
+		if len(p.Values) > 0 {
+			if req.Values, err = r.seal(ctx, req.SubjectRef, req.ID, "values", p.Values); err != nil {
+				return req, err
+			}
 		}
+	} else if !p.Wait {
+		return req, lethe.Errorf(lethe.EINVALID, "dsr: a request run later needs a Sealer to keep its identities")
 	}
 	if err := r.opts.Store.RequestCreate(ctx, req, lethe.AuditRecord{
 		Actor: req.Actor, Action: "request.created", SubjectRef: req.SubjectRef, Object: req.ID,
-		Details: map[string]string{"type": string(req.Type), "identity_types": identityTypes(p.Identities)},
+		Details: map[string]string{"type": string(req.Type), "identity_types": identityTypes(p.Identities), "channel": string(req.Channel), "status": string(req.Status)},
 	}); err != nil {
 		return req, err
 	}
-	if p.Wait {
-		return r.run(ctx, req, p.Identities, p.Values), nil
+	r.notify(ctx, req, p.Identities, "received", mail.TemplateRequestReceived, map[string]any{"due_date": r.dueDate(req.DueAt)})
+	if p.Wait && p.Verified {
+		return r.runNow(ctx, req, p.Identities, p.Values)
 	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.run(r.ctx, req, p.Identities, p.Values)
-	}()
+	if p.Verified {
+		r.nudge()
+	}
 	return req, nil
 }
 
-// run executes the request and stores its outcome.
-func (r *Requests) run(ctx context.Context, req lethe.Request, ids []lethe.Identity, values map[string]string) lethe.Request {
-	select {
-	case r.sem <- struct{}{}:
-		defer func() { <-r.sem }()
-	case <-ctx.Done():
-		return req // left running: the process is stopping
-	}
-	var (
-		result any
-		status lethe.RequestStatus
-		err    error
-	)
-	switch req.Type {
-	case lethe.RequestRectification:
-		var rr *RectifyResult
-		rr, err = r.opts.Engine.Rectify(ctx, RectifyParams{RequestID: req.ID, Identities: ids, Values: values})
-		if err == nil {
-			result, status = rr, lethe.RequestStatus(rr.Status)
-		}
-	case lethe.RequestErasure:
-		var cert *Certificate
-		cert, err = r.opts.Engine.Erase(ctx, EraseParams{RequestID: req.ID, Identities: ids})
-		if err == nil {
-			result, status = cert, lethe.RequestStatus(cert.Status)
-			if _, ferr := r.ForgetExports(context.WithoutCancel(ctx), ids, req.Actor); ferr != nil {
-				r.log.Error("delete the erased subject's export packages", "request", req.ID, "err", ferr)
-			}
-		}
-	default:
-		var res AccessResult
-		res, err = r.export(ctx, req, ids)
-		if err == nil {
-			result, status = res, lethe.RequestCompleted
-			if len(res.Failed) > 0 {
-				status = lethe.RequestPartiallyCompleted
-			}
-			req.Export = filepath.Base(r.exportPath(req.ID))
-		}
-	}
-	now := r.clock.Now().UTC()
-	req.UpdatedAt, req.CompletedAt = now, &now
+// seal encrypts v as JSON with the subject's key, bound to the request
+// and the part it is.
+func (r *Requests) seal(ctx context.Context, ref lethe.SubjectRef, id, part string, v any) ([]byte, error) {
+	plain, err := json.Marshal(v)
 	if err != nil {
-		if ctx.Err() != nil {
-			return req // stopped: leave it running rather than call it failed
-		}
-		req.Status, req.Error = lethe.RequestFailed, lethe.ErrorMessage(err)
-		r.log.Warn("data subject request failed", "request", req.ID, "type", req.Type, "code", lethe.ErrorCode(err))
-	} else {
-		req.Status = status
-		req.Result, _ = json.Marshal(result)
+		return nil, fmt.Errorf("seal request %s: %w", part, err)
 	}
-	if err := r.opts.Store.RequestUpdate(context.WithoutCancel(ctx), req); err != nil {
-		r.log.Error("store the outcome of a data subject request", "request", req.ID, "err", err)
+	box, err := r.opts.Sealer.Encrypt(ctx, ref, plain, []byte("request:"+id+partSuffix(part)))
+	if err != nil {
+		return nil, fmt.Errorf("seal request %s: %w", part, err)
 	}
-	return req
+	return box, nil
+}
+
+// open decrypts what seal sealed.
+func (r *Requests) open(ctx context.Context, ref lethe.SubjectRef, id, part string, box []byte, v any) error {
+	plain, err := r.opts.Sealer.Decrypt(ctx, ref, box, []byte("request:"+id+partSuffix(part)))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("open request %s: %w", part, err)
+	}
+	return nil
+}
+
+// partSuffix keeps the identities' associated data as it was before
+// values were sealed too, so requests stored earlier still open.
+func partSuffix(part string) string {
+	if part == "identities" {
+		return ""
+	}
+	return ":" + part
+}
+
+func (r *Requests) dueDate(t time.Time) string {
+	return r.opts.Calendar.DateOf(t).String()
 }
 
 func (r *Requests) exportPath(id string) string {
@@ -306,8 +375,8 @@ func (r *Requests) OpenExport(ctx context.Context, id string) (*os.File, lethe.R
 	switch {
 	case req.Type == lethe.RequestErasure || req.Type == lethe.RequestRectification:
 		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "a %s request has no export; its outcome is in the request", req.Type)
-	case req.Status == lethe.RequestRunning:
-		return nil, req, lethe.Errorf(lethe.ECONFLICT, "the export is not ready: the request is still running")
+	case req.Open():
+		return nil, req, lethe.Errorf(lethe.ECONFLICT, "the export is not ready: the request is %s", req.Status)
 	case req.Export == "":
 		return nil, req, lethe.Errorf(lethe.ENOTFOUND, "the request has no export package (status %s)", req.Status)
 	}

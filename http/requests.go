@@ -28,20 +28,27 @@ type RequestCreateBody struct {
 // RequestResponse is a data subject request as the API shows it. It holds
 // no personal data: the identities are not repeated.
 type RequestResponse struct {
-	ID            string          `json:"id" doc:"The request id; the audit log names it too."`
-	Type          string          `json:"type"`
-	Status        string          `json:"status" enum:"running,completed,partially_completed,failed" doc:"running until every datastore answered; partially_completed when a datastore failed or verification found data left."`
-	SubjectRef    string          `json:"subject_ref" doc:"The pseudonymous subject reference (hex)."`
-	Actor         string          `json:"actor"`
-	CreatedAt     time.Time       `json:"created_at"`
-	CompletedAt   *time.Time      `json:"completed_at,omitempty"`
-	Jurisdiction  string          `json:"jurisdiction"`
-	DueAt         time.Time       `json:"due_at" doc:"When the response is due by law: the last instant of the due day in the controller's time zone."`
-	ExtendedDueAt *time.Time      `json:"extended_due_at,omitempty" doc:"When it is due if the deadline is extended (GDPR: two further months, recorded within the first)."`
-	Overdue       bool            `json:"overdue" doc:"True while the request is not finished and its due time has passed."`
-	Result        json.RawMessage `json:"result,omitempty" doc:"access/portability: rows per collection and unreachable datastores; erasure: the certificate (steps per collection with rows, holds and status, verification, audit checkpoint)."`
-	Export        string          `json:"export,omitempty" doc:"Where to download the package, once completed (access and portability)."`
-	Error         string          `json:"error,omitempty"`
+	ID              string          `json:"id" doc:"The request id; the audit log names it too."`
+	Type            string          `json:"type"`
+	Status          string          `json:"status" enum:"unverified,verified,running,completed,partially_completed,failed,rejected,cancelled" doc:"unverified until the person enters the code e-mailed to them; verified until a worker takes it; running until every datastore answered (also while it waits for an automatic retry, see next_attempt_at); partially_completed when a datastore failed or verification found data left; rejected with the reason told to the person; cancelled."`
+	Channel         string          `json:"channel" doc:"How the request arrived: api, web, cli, library."`
+	Reason          string          `json:"reason,omitempty" doc:"Why it was rejected or cancelled."`
+	VerifiedAt      *time.Time      `json:"verified_at,omitempty" doc:"When the person's identity was verified (for a trusted key: when the request was made)."`
+	ExtendedAt      *time.Time      `json:"extended_at,omitempty" doc:"When the deadline was extended; extended_due_at then applies."`
+	ExtensionReason string          `json:"extension_reason,omitempty"`
+	Attempts        int             `json:"attempts" doc:"Runs started so far."`
+	NextAttemptAt   *time.Time      `json:"next_attempt_at,omitempty" doc:"When the next automatic retry runs, after a datastore failed."`
+	SubjectRef      string          `json:"subject_ref" doc:"The pseudonymous subject reference (hex)."`
+	Actor           string          `json:"actor"`
+	CreatedAt       time.Time       `json:"created_at"`
+	CompletedAt     *time.Time      `json:"completed_at,omitempty"`
+	Jurisdiction    string          `json:"jurisdiction"`
+	DueAt           time.Time       `json:"due_at" doc:"When the response is due by law: the last instant of the due day in the controller's time zone."`
+	ExtendedDueAt   *time.Time      `json:"extended_due_at,omitempty" doc:"When it is due if the deadline is extended (GDPR: two further months, recorded within the first)."`
+	Overdue         bool            `json:"overdue" doc:"True while the request is not finished and its due time has passed."`
+	Result          json.RawMessage `json:"result,omitempty" doc:"access/portability: rows per collection and unreachable datastores; erasure: the certificate (steps per collection with rows, holds and status, verification, audit checkpoint)."`
+	Export          string          `json:"export,omitempty" doc:"Where to download the package, once completed (access and portability)."`
+	Error           string          `json:"error,omitempty"`
 }
 
 type requestCreateInput struct {
@@ -107,7 +114,9 @@ func requestResponse(r lethe.Request, now time.Time) RequestResponse {
 		ID: r.ID, Type: string(r.Type), Status: string(r.Status), SubjectRef: r.SubjectRef.String(), Actor: r.Actor,
 		CreatedAt: r.CreatedAt, CompletedAt: r.CompletedAt, Result: r.Result, Error: r.Error,
 		Jurisdiction: string(r.Jurisdiction), DueAt: r.DueAt,
-		Overdue: r.CompletedAt == nil && !r.DueAt.IsZero() && now.After(r.DueAt),
+		Overdue: r.Open() && !r.Due().IsZero() && now.After(r.Due()),
+		Channel: string(r.Channel), Reason: r.Reason, VerifiedAt: r.VerifiedAt, ExtendedAt: r.ExtendedAt, ExtensionReason: r.ExtensionReason,
+		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
 	}
 	if !r.ExtendedDueAt.IsZero() {
 		t := r.ExtendedDueAt
@@ -139,7 +148,7 @@ func (s *Server) createRequest(ctx context.Context, in *requestCreateInput) (*re
 		return nil, s.problemFor(ctx, lethe.FieldErrorf("values", "only a rectification takes values"), inBody)
 	}
 	r, err := s.requests.Create(ctx, dsr.CreateParams{Type: lethe.RequestType(in.Body.Type), Identities: ids, Values: in.Body.Values,
-		Jurisdiction: lethe.Jurisdiction(in.Body.Jurisdiction), Actor: actor(ctx)})
+		Jurisdiction: lethe.Jurisdiction(in.Body.Jurisdiction), Actor: actor(ctx), Channel: lethe.ChannelAPI, Verified: true})
 	if err != nil {
 		return nil, s.problemFor(ctx, err, requestBodyFields)
 	}

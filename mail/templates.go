@@ -19,6 +19,7 @@ const (
 	TemplateRequestReceived    = "request_received"    // data: request_id, request_type, due_date; controller optional
 	TemplateRequestCompleted   = "request_completed"   // data: request_id, request_type; details, controller optional
 	TemplateRequestRejected    = "request_rejected"    // data: request_id, request_type, reason; supervisory_authority, controller optional
+	TemplateRequestExtended    = "request_extended"    // data: request_id, request_type, due_date, reason; controller optional
 	TemplateRestrictionLifting = "restriction_lifting" // data: request_id, lift_date; reason, controller optional
 )
 
@@ -28,6 +29,7 @@ var required = map[string][]string{
 	TemplateRequestReceived:    {"request_id", "request_type", "due_date"},
 	TemplateRequestCompleted:   {"request_id", "request_type"},
 	TemplateRequestRejected:    {"request_id", "request_type", "reason"},
+	TemplateRequestExtended:    {"request_id", "request_type", "due_date", "reason"},
 	TemplateRestrictionLifting: {"request_id", "lift_date"},
 }
 

@@ -187,7 +187,7 @@ func TestRequestListShowsDeadlines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := a.Requests.Create(context.Background(), dsr.CreateParams{Type: lethe.RequestAccess, Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "2"}}, Wait: true})
+	r, err := a.Requests.Create(context.Background(), dsr.CreateParams{Type: lethe.RequestAccess, Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "2"}}, Wait: true, Verified: true})
 	a.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,9 @@ func newServeCmd(g *globals) *cobra.Command {
 			// changes, request outcomes and Art. 19 notices to the
 			// subscribers of lethe.yaml (none: it returns at once).
 			go a.Events.Run(ctx)
+			// The request worker runs verified requests and resumes those a
+			// stopped process left running, once their lease runs out.
+			go a.Requests.Run(ctx)
 			log.Info("lethe serving", "addr", addr, "purposes", len(a.Config.Purposes), "store", storeKind(g))
 			err = srv.ListenAndServe(ctx, addr)
 			// Sign what the last requests appended before going away.

@@ -69,11 +69,11 @@ func (s *Store) RequestTransition(ctx context.Context, r lethe.Request, from []l
 	_, err := s.appendDecided(ctx, "transition request", rec != nil, func(c txConn, _ *batch) ([]lethe.AuditRecord, error) {
 		tag, err := c.Exec(ctx, `UPDATE requests SET status = $1, updated_at = $2, completed_at = $3, result = $4, export = $5, error = $6, reason = $7,
  verified_at = $8, extended_at = $9, extension_reason = $10, extended_due_at = $11, sealed_values = $12, progress = $13, attempts = $14,
- next_attempt_at = $15, lease = $16, lease_until = $17
+ next_attempt_at = $15, lease = $16, lease_until = $17, identities = $21
  WHERE id = $18 AND (lease IS NULL OR lease = $19 OR lease_until < $2) AND status = ANY($20)`,
 			string(r.Status), ts(r.UpdatedAt), tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error, r.Reason,
 			tsPtr(r.VerifiedAt), tsPtr(r.ExtendedAt), r.ExtensionReason, tsZero(r.ExtendedDueAt), r.Values, r.Progress, r.Attempts,
-			tsPtr(r.NextAttemptAt), lease, until, r.ID, r.Lease, statuses)
+			tsPtr(r.NextAttemptAt), lease, until, r.ID, r.Lease, statuses, r.Identities)
 		if err != nil {
 			return nil, translate("transition request", err)
 		}

@@ -72,13 +72,13 @@ func (s *Store) RequestTransition(ctx context.Context, r lethe.Request, from []l
 	}
 	var hashes []lethe.AuditTreeHash
 	err := s.write(ctx, "transition request", func(ctx context.Context, tx *sql.Tx) error {
-		args := []any{string(r.Status), micros(r.UpdatedAt), nullMicros(r.CompletedAt), nullText(r.Result), r.Export, r.Error, r.Reason,
+		args := []any{string(r.Status), r.Identities, micros(r.UpdatedAt), nullMicros(r.CompletedAt), nullText(r.Result), r.Export, r.Error, r.Reason,
 			nullMicros(r.VerifiedAt), nullMicros(r.ExtendedAt), r.ExtensionReason, nullTime(r.ExtendedDueAt), r.Values, r.Progress, r.Attempts,
 			nullMicros(r.NextAttemptAt), lease, until, r.ID, r.Lease, micros(r.UpdatedAt)}
 		for _, st := range from {
 			args = append(args, string(st))
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET status = ?, updated_at = ?, completed_at = ?, result = ?, export = ?, error = ?, reason = ?,
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET status = ?, identities = ?, updated_at = ?, completed_at = ?, result = ?, export = ?, error = ?, reason = ?,
  verified_at = ?, extended_at = ?, extension_reason = ?, extended_due_at = ?, sealed_values = ?, progress = ?, attempts = ?,
  next_attempt_at = ?, lease = ?, lease_until = ?
  WHERE id = ? AND (lease IS NULL OR lease = ? OR lease_until < ?) AND status IN (?`+strings.Repeat(", ?", len(from)-1)+`)`, args...)
