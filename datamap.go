@@ -36,6 +36,9 @@ type Datastore struct {
 	// ("session:{user_id}"). Package config turns each into a collection
 	// named after the pattern's fixed prefix.
 	Keys []string `yaml:"keys,omitempty" json:"keys,omitempty"`
+	// ScrubAllowed marks a copy of a database that `lethe scrub` may
+	// rewrite in place. Never set it on production. Defaults to false.
+	ScrubAllowed bool `yaml:"scrub_allowed,omitempty" json:"scrub_allowed,omitempty"`
 	// Collections are the tables (key patterns, endpoints) that hold
 	// personal data, by name.
 	Collections map[string]*Collection `yaml:"collections,omitempty" json:"collections,omitempty"`
@@ -157,6 +160,10 @@ type Field struct {
 	// fake.<kind>, truncate.ip, truncate.date.month|year, redact).
 	// Defaults to null.
 	Erase string `yaml:"erase,omitempty" json:"erase,omitempty"`
+	// Scrub is the masking strategy `lethe scrub` writes to a copy of the
+	// database, when it should differ from Erase (fake.email on a copy
+	// for testers, hmac when a subject is erased). Defaults to Erase.
+	Scrub string `yaml:"scrub,omitempty" json:"scrub,omitempty"`
 }
 
 // EraseStrategy returns Erase, or "null" when it is empty.
@@ -165,6 +172,14 @@ func (f *Field) EraseStrategy() string {
 		return f.Erase
 	}
 	return "null"
+}
+
+// ScrubStrategy returns Scrub, or EraseStrategy when it is empty.
+func (f *Field) ScrubStrategy() string {
+	if f.Scrub != "" {
+		return f.Scrub
+	}
+	return f.EraseStrategy()
 }
 
 // EraseAction is what erasure does to a row.

@@ -242,6 +242,8 @@ func (m *dataMap) checkDatastore(d *lethe.Datastore) {
 		refuse("url", d.URL != "" && !allowed.url, "redis, webhook and custom")
 		refuse("secret", d.Secret != "" && !allowed.secret, "webhook and custom")
 		refuse("keys", len(d.Keys) > 0 && !allowed.keys, "redis")
+		// lethe scrub rewrites SQL tables only.
+		refuse("scrub_allowed", d.ScrubAllowed && !isSQL(d.Driver), "postgres, mysql and sqlite")
 	}
 	envName := strings.ToUpper(d.Name)
 	switch {
@@ -346,6 +348,11 @@ func (m *dataMap) checkCollection(d *lethe.Datastore, c *lethe.Collection) {
 		if f := c.Fields[name]; f.Erase != "" && !p.covered(fat+".erase") {
 			if err := mask.Check(f.Erase); err != nil {
 				p.add(fat+".erase", p.lineOf(fat+".erase"), "%s", lethe.ErrorMessage(err))
+			}
+		}
+		if f := c.Fields[name]; f.Scrub != "" && !p.covered(fat+".scrub") {
+			if err := mask.Check(f.Scrub); err != nil {
+				p.add(fat+".scrub", p.lineOf(fat+".scrub"), "%s", lethe.ErrorMessage(err))
 			}
 		}
 	}

@@ -390,6 +390,26 @@ func TestDataMapErrors(t *testing.T) {
 `,
 			want: []problem{{"datastores.shop.timeout", 7, "expected text, got 30: a duration is"}},
 		},
+		{
+			name: "scrub_allowed on a datastore lethe scrub cannot rewrite",
+			src: `  sessions:
+    driver: redis
+    url: redis://x
+    scrub_allowed: true
+    keys: ["session:{user_id}"]
+`,
+			want: []problem{{"datastores.sessions.scrub_allowed", 7, "only applies to postgres, mysql and sqlite datastores; this datastore's driver is redis"}},
+		},
+		{
+			name: "unknown scrub strategy",
+			src: `  shop:
+    driver: sqlite
+    dsn: x.db
+    scrub_allowed: true
+    collections: {users: {identities: {email: email}, fields: {email: {category: contact.email, erase: hmac, scrub: fake.emial}}}}
+`,
+			want: []problem{{"datastores.shop.collections.users.fields.email.scrub", 8, "the strategy is one of"}},
+		},
 
 		// Names: only plain identifiers, so nothing can inject SQL.
 		{
