@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		newAccessCmd(g),
 		newEraseCmd(g),
 		newRerunCmd(g),
+		newScrubCmd(g),
 		newRectifyCmd(g),
 		newRequestCmd(g),
 		newOutboxCmd(g),

@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/internal/sqlconn"
+)
+
+var _ lethe.Scrubber = (*Connector)(nil)
+
+// ScrubSplit counts the collection's rows and splits its primary key into
+// at most n ranges of about as many rows (see lethe.Scrubber).
+func (c *Connector) ScrubSplit(ctx context.Context, coll *lethe.Collection, n int) (int64, []lethe.KeyRange, error) {
+	return c.e.ScrubSplit(ctx, coll, n)
+}
+
+// ScrubRange rewrites the range in one transaction on one connection:
+// a cursor streams the rows in key order, and each batch is masked in Go,
+// copied into a temporary table with COPY, and written with one UPDATE ...
+// FROM that joins it on the key (bounded to the batch's key span, so the
+// join reads only the batch's rows through the primary key index).
+// session_replication_role is set to replica for the transaction when
+// the role may (a superuser, or one granted SET on it), which keeps
+// foreign keys, cascades and triggers out of the way; otherwise they stay
+// on, and a foreign key to a scrubbed column refuses the change.
+func (c *Connector) ScrubRange(ctx context.Context, p lethe.ScrubParams) (int64, error) {
+	pl, err := c.e.ScrubPlan(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	if len(pl.Dyn) == 0 {
+		return c.e.ScrubRange(ctx, p) // one UPDATE: nothing to copy
+	}
+	conn, err := c.e.DB().Conn(ctx)
+	if err != nil {
+		return 0, pl.Fail(ctx, "connect", err)
+	}
+	defer conn.Close()
+	var n int64
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return lethe.Errorf(lethe.EINTERNAL, "scrub: the connection is not a pgx connection")
+		}
+		n, err = scrubCopy(ctx, sc.Conn(), pl)
+		return err
+	})
+	if err != nil {
+		var le *lethe.Error
+		if errors.As(err, &le) {
+			return 0, err
+		}
+		return 0, pl.Fail(ctx, "scrub rows", err)
+	}
+	return n, nil
+}
+
+// scrubTemp is the temporary table a batch is copied into; each range
+// has its own session, and the table is dropped at commit.
+const scrubTemp = "lethe_scrub"
+
+// nativeKind reports whether pgx reads and writes values of kind k in
+// the Go types the masks take (text, bytes, numbers, times). Other
+// columns (inet, uuid, json, enums) are read and copied as text and cast
+// back in the UPDATE.
+func nativeKind(k lethe.ColumnKind) bool {
+	switch k {
+	case lethe.KindText, lethe.KindBytes, lethe.KindInteger, lethe.KindFloat, lethe.KindBool, lethe.KindTime, lethe.KindDate:
+		return true
+	}
+	return false
+}
+
+func scrubCopy(ctx context.Context, conn *pgx.Conn, pl *sqlconn.ScrubPlan) (int64, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(ctx, "SAVEPOINT lethe_role"); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lethe_role"); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT lethe_role"); err != nil {
+		return 0, err
+	}
+
+	cols := []string{"k"}
+	var create, sel, set strings.Builder
+	create.WriteString("CREATE TEMP TABLE " + scrubTemp + " (k " + pl.Key.Cast)
+	sel.WriteString("SELECT " + pl.QuotedKey)
+	for j, sc := range pl.Dyn {
+		v := "v" + strconv.Itoa(j)
+		cols = append(cols, v)
+		if j > 0 {
+			set.WriteString(", ")
+		}
+		if nativeKind(sc.Col.Kind) {
+			typ := sc.Col.Cast
+			if sc.Col.Kind == lethe.KindText {
+				typ = "text" // varchar(n) without its n, citext: assigned back as is
+			}
+			create.WriteString(", " + v + " " + typ)
+			sel.WriteString(", " + sc.Quoted)
+			set.WriteString(sc.Quoted + " = s." + v)
+		} else {
+			create.WriteString(", " + v + " text")
+			sel.WriteString(", " + sc.Quoted + "::text")
+			set.WriteString(sc.Quoted + " = s." + v + "::" + sc.Col.Cast)
+		}
+	}
+	create.WriteString(") ON COMMIT DROP")
+	if _, err := tx.Exec(ctx, create.String()); err != nil {
+		return 0, err
+	}
+	p := pl.Params()
+	sel.WriteString(" FROM " + pl.Table + " WHERE " + pl.RangeWhere("", p) + " ORDER BY " + pl.QuotedKey)
+	if _, err := tx.Exec(ctx, "DECLARE lethe_scrub_rows NO SCROLL CURSOR FOR "+sel.String(), p.Args()...); err != nil {
+		return 0, err
+	}
+	up := pl.Params()
+	first, last := up.Add(nil), up.Add(nil) // $1, $2: the batch's key span
+	update := "UPDATE " + pl.Table + " AS t SET " + set.String() + pl.ConstSets("t.", up) +
+		" FROM " + scrubTemp + " AS s WHERE t." + pl.QuotedKey + " = s.k AND t." + pl.QuotedKey + " >= " + first +
+		" AND t." + pl.QuotedKey + " <= " + last
+	fetch := "FETCH FORWARD " + strconv.Itoa(pl.Batch) + " FROM lethe_scrub_rows"
+	m := pl.NewMasker()
+	batch := make([][]any, 0, pl.Batch)
+	var total int64
+	for {
+		batch = batch[:0]
+		// Described afresh each time: the text is the same for every
+		// cursor on the connection, the columns are not, so a cached
+		// description would be another table's.
+		rows, err := tx.Query(ctx, fetch, pgx.QueryExecModeDescribeExec)
+		if err != nil {
+			return 0, err
+		}
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				rows.Close()
+				return 0, err
+			}
+			for j, sc := range pl.Dyn {
+				if vals[1+j], err = m.Mask(j, sqlconn.Normalise(sc.Col.Kind, vals[1+j])); err != nil {
+					rows.Close()
+					return 0, err
+				}
+			}
+			batch = append(batch, vals)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{scrubTemp}, cols, pgx.CopyFromRows(batch)); err != nil {
+			return 0, err
+		}
+		args := up.Args()
+		args[0], args[1] = batch[0][0], batch[len(batch)-1][0]
+		if _, err := tx.Exec(ctx, update, args...); err != nil {
+			return 0, err
+		}
+		if _, err := tx.Exec(ctx, "TRUNCATE "+scrubTemp); err != nil {
+			return 0, err
+		}
+		total += int64(len(batch))
+		if pl.Progress != nil {
+			pl.Progress(int64(len(batch)))
+		}
+		if len(batch) < pl.Batch {
+			break
+		}
+	}
+	if _, err := tx.Exec(ctx, "CLOSE lethe_scrub_rows"); err != nil {
+		return 0, err
+	}
+	return total, tx.Commit(ctx)
+}
+
+// Compact rewrites each table with VACUUM FULL: a new file holding only
+// the live rows (and rebuilt indexes, which held the originals too); the
+// old files, with the row versions the scrub left behind, are removed.
+// It takes an exclusive lock on each table while it runs, and needs the
+// table's owner. Earlier versions may remain in the write-ahead log
+// until the server recycles its segments.
+func (c *Connector) Compact(ctx context.Context, collections []*lethe.Collection) error {
+	for _, coll := range collections {
+		q, err := c.e.QuotedTable(ctx, coll)
+		if err != nil {
+			return err
+		}
+		if err := c.e.Exec(ctx, coll, "compact (VACUUM FULL)", "VACUUM FULL "+q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
