@@ -456,4 +456,3 @@ func TestScrubReferenceConflict(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
-
