@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -12,10 +13,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/app"
 	"github.com/lethe-privacy/lethe/dsr"
+	"github.com/lethe-privacy/lethe/internal/demo"
 	"github.com/lethe-privacy/lethe/mail"
 )
 
@@ -232,5 +235,78 @@ func TestOutboxListShowsNoRecipient(t *testing.T) {
 	}
 	if strings.Contains(out, "jane@example.com") || strings.Contains(out, "483920") {
 		t.Errorf("outbox list shows the recipient or the code:\n%s", out)
+	}
+}
+
+func TestRequestLifecycleCommands(t *testing.T) {
+	c := newCLI(t)
+	c.ok("demo", "seed", "--subjects", "5")
+	email := demo.SampleSubject(0, 1).Email
+	var r struct {
+		ID, Status, Reason, Export string
+		Attempts                   int
+		ExtendedAt                 *time.Time `json:"extended_at"`
+	}
+	parse := func(out string) {
+		t.Helper()
+		r.Reason, r.ExtendedAt = "", nil
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	parse(c.ok("request", "create", "--type", "access", "--email", email, "--unverified"))
+	if r.Status != "unverified" {
+		t.Fatalf("create --unverified: %s", r.Status)
+	}
+	id := r.ID
+	if code, _, errs := c.run("request", "run", id); code != 3 || !strings.Contains(errs, "unverified") {
+		t.Errorf("run an unverified request: exit %d %s", code, errs)
+	}
+	parse(c.ok("request", "verify", id))
+	if r.Status != "verified" {
+		t.Fatalf("verify: %s", r.Status)
+	}
+	parse(c.ok("request", "extend", id, "--reason", "many datastores"))
+	if r.ExtendedAt == nil {
+		t.Errorf("extend did not record the extension")
+	}
+	if code, _, _ := c.run("request", "extend", id); code != 2 {
+		t.Errorf("extend without --reason: exit %d, want 2", code)
+	}
+	parse(c.ok("request", "run", id))
+	if r.Status != "completed" || r.Attempts != 1 {
+		t.Fatalf("run: %s after %d attempts", r.Status, r.Attempts)
+	}
+	zipPath := filepath.Join(t.TempDir(), "export.zip")
+	c.ok("request", "export", id, "-O", zipPath)
+	if b, err := os.ReadFile(zipPath); err != nil || !bytes.HasPrefix(b, []byte("PK")) {
+		t.Errorf("export package: %v", err)
+	}
+	if code, _, errs := c.run("request", "retry", id); code != 3 || !strings.Contains(errs, "completed") {
+		t.Errorf("retry a completed request: exit %d %s", code, errs)
+	}
+	parse(c.ok("request", "create", "--type", "erasure", "--email", email, "--unverified"))
+	parse(c.ok("request", "reject", r.ID, "--reason", "identity could not be verified"))
+	if r.Status != "rejected" || r.Reason != "identity could not be verified" {
+		t.Errorf("reject: %+v", r)
+	}
+	parse(c.ok("request", "create", "--type", "erasure", "--email", email))
+	parse(c.ok("request", "cancel", r.ID, "--reason", "withdrawn"))
+	if r.Status != "cancelled" {
+		t.Errorf("cancel: %+v", r)
+	}
+	if code, _, errs := c.run("request", "verify", "req_nope"); code != 3 || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("verify unknown: exit %d %q, want 3 and one line", code, errs)
+	}
+	// The person was told: received, extended and completed for the first,
+	// received and rejected for the second.
+	out := c.ok("outbox", "list")
+	for _, tmpl := range []string{"request_received", "request_extended", "request_completed", "request_rejected"} {
+		if !strings.Contains(out, tmpl) {
+			t.Errorf("outbox has no %s:\n%s", tmpl, out)
+		}
+	}
+	if strings.Contains(out, email) {
+		t.Errorf("the outbox listing shows the e-mail address")
 	}
 }
