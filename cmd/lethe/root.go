@@ -74,6 +74,7 @@ func newRootCmd() *cobra.Command {
 		newObjectionCmd(g),
 		newDatamapCmd(g),
 		newROPACmd(g),
+		newScanCmd(g),
 	)
 	return root
 }

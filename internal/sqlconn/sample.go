@@ -1,0 +1,269 @@
+package sqlconn
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// SampleDialect is what a Dialect adds so that the engine can list
+// tables and sample them (lethe.Sampler, lethe.TableLister). It is a
+// separate interface, asserted at run time, so that a dialect without it
+// still builds: Sample then reads the first rows, and Tables is EINVALID.
+type SampleDialect interface {
+	// Tables lists the base tables as data-map table names (see
+	// lethe.TableLister), sorted.
+	Tables(ctx context.Context, q Querier) ([]string, error)
+	// RowID names an integer key every ordinary table has without
+	// declaring it (SQLite's rowid), or "".
+	RowID() string
+	// BlockSample returns the clause written after the quoted table name
+	// to read random pages holding about size rows (PostgreSQL
+	// TABLESAMPLE SYSTEM), or "" when the database has no such clause or
+	// the table is small enough to read its first rows.
+	BlockSample(ctx context.Context, q Querier, quoted string, size int) (string, error)
+}
+
+// maxWindows bounds the statements a spread sample runs: each window is
+// one index range scan, so the cost stays a few round trips whatever the
+// table's size.
+const maxWindows = 20
+
+// Tables lists the database's base tables (see lethe.TableLister).
+func (e *Engine) Tables(ctx context.Context) ([]string, error) {
+	sd, ok := e.d.(SampleDialect)
+	if !ok {
+		return nil, lethe.Errorf(lethe.EINVALID, "listing the tables of a %s database is not supported", e.d.Name())
+	}
+	sctx, cancel := e.stmtContext(ctx)
+	defer cancel()
+	names, err := sd.Tables(sctx, e.db)
+	if err != nil {
+		return nil, e.fail(ctx, "list tables", nil, err)
+	}
+	return names, nil
+}
+
+// Sample reads at most p.Size rows of the collection's table with every
+// column (see lethe.Sampler). With an integer key (the declared primary
+// key, another unique integer column, or the dialect's RowID) it reads
+// windows of rows at evenly spaced points of the key's range, found
+// through the key's index; without one it reads random pages where the
+// database can (BlockSample), else the first rows. No statement sorts
+// or scans the whole table.
+func (e *Engine) Sample(ctx context.Context, p lethe.SampleParams, fn func(lethe.Row) error) (lethe.SampleResult, error) {
+	c := p.Collection
+	if c == nil {
+		return lethe.SampleResult{}, lethe.Errorf(lethe.EINVALID, "sample: no collection")
+	}
+	size := p.Size
+	if size <= 0 {
+		size = lethe.DefaultSampleSize
+	}
+	t, err := e.table(ctx, c)
+	if err != nil {
+		return lethe.SampleResult{}, err
+	}
+	s := &sampler{e: e, c: c, t: t, fn: fn, size: size}
+	s.head = "SELECT " + s.columns() + " FROM " + t.quoted
+	sd, _ := e.d.(SampleDialect)
+	rowID := ""
+	if sd != nil {
+		rowID = sd.RowID()
+	}
+	key := sampleKey(c, t)
+	if key == "" {
+		key = rowID
+	}
+	if key != "" {
+		res, err := s.spread(ctx, key)
+		if err == nil || key != rowID {
+			return res, err
+		}
+		// A table without a rowid (SQLite WITHOUT ROWID): read its
+		// first rows instead, unless fn already saw some.
+		if s.rows > 0 {
+			return res, err
+		}
+	}
+	if sd != nil {
+		sctx, cancel := e.stmtContext(ctx)
+		clause, err := sd.BlockSample(sctx, e.db, t.quoted, size)
+		cancel()
+		if err != nil {
+			return lethe.SampleResult{}, e.fail(ctx, "sample rows", c, err)
+		}
+		if clause != "" {
+			res, ok, err := s.blocks(ctx, clause)
+			if err != nil || ok {
+				return res, err
+			}
+		}
+	}
+	return s.first(ctx)
+}
+
+// sampleKey picks the column a spread sample walks: the declared primary
+// key when it is an integer, else the first unique integer column.
+func sampleKey(c *lethe.Collection, t *Table) string {
+	if col, ok := t.Column(c.PrimaryKeyColumn()); ok && col.Kind == lethe.KindInteger && (col.Unique || col.Indexed) {
+		return col.Name
+	}
+	for _, col := range t.Columns {
+		if col.Kind == lethe.KindInteger && col.Unique {
+			return col.Name
+		}
+	}
+	return ""
+}
+
+type sampler struct {
+	e    *Engine
+	c    *lethe.Collection
+	t    *Table
+	fn   func(lethe.Row) error
+	size int
+	head string
+	rows int
+}
+
+func (s *sampler) columns() string {
+	var b strings.Builder
+	for i, col := range s.t.Columns {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s.e.d.QuoteIdent(col.Name))
+	}
+	return b.String()
+}
+
+// read runs one statement and passes its rows to fn (or to keep, when
+// set, to decide later).
+func (s *sampler) read(ctx context.Context, query string, args []any, keep func(lethe.Row)) (int, error) {
+	n := 0
+	vals := make([]any, len(s.t.Columns))
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	names := make([]string, len(s.t.Columns))
+	for i, col := range s.t.Columns {
+		names[i] = col.Name
+	}
+	row := lethe.Row{Columns: names, Values: make([]any, len(vals))}
+	err := s.e.query(ctx, s.e.db, query, args, func(rs *sql.Rows) error {
+		for rs.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				return err
+			}
+			for i, col := range s.t.Columns {
+				row.Values[i] = Normalise(col.Kind, vals[i])
+			}
+			n++
+			if keep != nil {
+				keep(lethe.Row{Columns: names, Values: append([]any(nil), row.Values...)})
+				continue
+			}
+			s.rows++
+			if err := s.fn(row); err != nil {
+				return callbackError{err}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var ce callbackError
+		if errors.As(err, &ce) {
+			return n, ce.err
+		}
+		return n, s.e.fail(ctx, "sample rows", s.c, err)
+	}
+	return n, nil
+}
+
+func (s *sampler) first(ctx context.Context) (lethe.SampleResult, error) {
+	n, err := s.read(ctx, s.head+" LIMIT "+strconv.Itoa(s.size), nil, nil)
+	method := lethe.SampleFirst
+	if n < s.size {
+		method = lethe.SampleAll
+	}
+	return lethe.SampleResult{Method: method, Rows: s.rows}, err
+}
+
+// spread reads maxWindows windows of consecutive keys, evenly spaced over
+// [min, max]; a key range no wider than the sample is read whole.
+func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, error) {
+	q := s.e.d.QuoteIdent(key)
+	var lo, hi any
+	err := s.e.query(ctx, s.e.db, "SELECT min("+q+"), max("+q+") FROM "+s.t.quoted, nil, func(rs *sql.Rows) error {
+		if rs.Next() {
+			return rs.Scan(&lo, &hi)
+		}
+		return nil
+	})
+	if err != nil {
+		return lethe.SampleResult{}, s.e.fail(ctx, "sample rows", s.c, err)
+	}
+	minK, ok1 := Coerce(lethe.KindInteger, Normalise(lethe.KindInteger, lo))
+	maxK, ok2 := Coerce(lethe.KindInteger, Normalise(lethe.KindInteger, hi))
+	if !ok1 || !ok2 || minK == nil || maxK == nil {
+		return lethe.SampleResult{Method: lethe.SampleAll}, nil // empty table
+	}
+	first, last := minK.(int64), maxK.(int64)
+	// Unsigned arithmetic: the span of an int64 range can exceed
+	// MaxInt64, and wrapping is what the offsets below need.
+	span := uint64(last) - uint64(first)
+	if span < uint64(s.size) {
+		_, err := s.read(ctx, s.head+" LIMIT "+strconv.Itoa(s.size), nil, nil)
+		return lethe.SampleResult{Method: lethe.SampleAll, Rows: s.rows}, err
+	}
+	windows := min(maxWindows, s.size)
+	per := (s.size + windows - 1) / windows
+	step := span / uint64(windows)
+	for i := range windows {
+		from := first + int64(uint64(i)*step)
+		p := &Params{d: s.e.d}
+		cond := q + " >= " + p.Add(from)
+		if i < windows-1 {
+			cond += " AND " + q + " < " + p.Add(first+int64(uint64(i+1)*step))
+		}
+		limit := min(per, s.size-s.rows)
+		if limit <= 0 {
+			break
+		}
+		query := s.head + " WHERE " + cond + " ORDER BY " + q + " LIMIT " + strconv.Itoa(limit)
+		if _, err := s.read(ctx, query, p.args, nil); err != nil {
+			return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, err
+		}
+	}
+	return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, nil
+}
+
+// blocks reads random pages; ok is false when they held too few rows to
+// stand for the table (a table of a few pages), and nothing was passed
+// to fn.
+func (s *sampler) blocks(ctx context.Context, clause string) (lethe.SampleResult, bool, error) {
+	var kept []lethe.Row
+	_, err := s.read(ctx, s.head+" "+clause+" LIMIT "+strconv.Itoa(s.size), nil, func(r lethe.Row) { kept = append(kept, r) })
+	if err != nil {
+		return lethe.SampleResult{}, false, err
+	}
+	if len(kept) < s.size/4 {
+		return lethe.SampleResult{}, false, nil
+	}
+	for _, r := range kept {
+		s.rows++
+		if err := s.fn(r); err != nil {
+			return lethe.SampleResult{Method: lethe.SampleBlocks, Rows: s.rows}, true, err
+		}
+	}
+	return lethe.SampleResult{Method: lethe.SampleBlocks, Rows: s.rows}, true, nil
+}
