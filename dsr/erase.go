@@ -35,6 +35,12 @@ type EraseParams struct {
 	// chance to record the outcome and queue what still needs the
 	// identities. An error leaves the keys in place and fails the erasure.
 	BeforeShred func(ctx context.Context, cert *Certificate) error
+	// Done names the steps (datastore.collection) an earlier run of the
+	// same request applied (see Certificate.Done): they are not applied
+	// again (an anonymised row would be masked a second time, and keyed
+	// fakes would no longer agree across datastores), only verified, and
+	// report EarlierRun.
+	Done []string
 }
 
 // Step statuses.
@@ -61,6 +67,40 @@ type StepResult struct {
 	// Status is planned, done, failed or held.
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// EarlierRun says an earlier run of the request applied this step
+	// (EraseParams.Done); Rows then counts that run's rows.
+	EarlierRun bool `json:"earlier_run,omitempty"`
+}
+
+// carryOver copies the rows an earlier run erased into the steps this
+// run did not apply again, so the certificate tells the whole story.
+func (c *Certificate) carryOver(prev *Certificate) {
+	if prev == nil {
+		return
+	}
+	for i, s := range c.Steps {
+		if !s.EarlierRun {
+			continue
+		}
+		for _, p := range prev.Steps {
+			if p.Datastore == s.Datastore && p.Collection == s.Collection {
+				c.Steps[i].Rows, c.Steps[i].Matched, c.Steps[i].Held, c.Steps[i].Hold = p.Rows, p.Matched, p.Held, p.Hold
+			}
+		}
+	}
+}
+
+// Done returns the steps (datastore.collection) the certificate shows
+// applied: done, not failed or held. A retry of the request passes them as
+// EraseParams.Done.
+func (c *Certificate) Done() []string {
+	var out []string
+	for _, s := range c.Steps {
+		if s.Status == StepDone {
+			out = append(out, s.Datastore+"."+s.Collection)
+		}
+	}
+	return out
 }
 
 // HoldInfo records the Art. 17(3) ground a hold keeps rows on.
@@ -135,6 +175,9 @@ const (
 
 // planStep is one collection's part of the plan.
 type planStep struct {
+	// earlier: an earlier run of the request applied this step
+	// (EraseParams.Done); it is counted and verified only.
+	earlier bool
 	n       *node
 	matches []lethe.Match
 	step    *lethe.EraseStep // nil when a hold keeps every row
@@ -216,6 +259,9 @@ func (e *Engine) erase(ctx context.Context, p EraseParams, only string) (*Certif
 				return nil, err
 			}
 			if ps != nil {
+				if slices.Contains(p.Done, ps.result.Datastore+"."+ps.result.Collection) {
+					ps.earlier, ps.result.EarlierRun = true, true
+				}
 				plans[ds] = append(plans[ds], ps)
 			}
 		}
@@ -547,9 +593,16 @@ func (e *Engine) run(ctx context.Context, p EraseParams, plans map[string][]*pla
 			countedOnce, firstOnce := sync.OnceFunc(counted.Done), sync.OnceFunc(firstDone.Done)
 			defer countedOnce()
 			defer firstOnce()
+			// What is left of a step an earlier run applied is already
+			// masked: it must not be taken for original values that
+			// verification looks for.
+			masked := newFingerprints()
 			conn, err := e.connectors.Connector(ctx, ds)
 			if err == nil {
 				err = eachConcurrently(steps, func(ps *planStep) error {
+					if ps.earlier {
+						return e.count(ctx, conn, p.RequestID, ps, masked)
+					}
 					if !p.DryRun && !ps.needsCount() {
 						return nil // a plain delete counts what it deletes
 					}
@@ -601,8 +654,8 @@ var errGateClosed = lethe.Errorf(lethe.ECONFLICT, "another datastore failed")
 func (e *Engine) apply(ctx context.Context, conn lethe.Connector, steps []*planStep, gate func(context.Context) error) error {
 	var first, second []int
 	for i, ps := range steps {
-		if ps.step == nil || ps.needsCount() && ps.result.Matched-ps.result.Held == 0 {
-			continue // held, or counted and nothing to erase
+		if ps.step == nil || ps.earlier || ps.needsCount() && ps.result.Matched-ps.result.Held == 0 {
+			continue // held, applied by an earlier run, or counted and nothing to erase
 		}
 		if ps.n.second {
 			second = append(second, i)

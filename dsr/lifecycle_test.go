@@ -259,6 +259,7 @@ func TestRequestRejectCancelExtend(t *testing.T) {
 
 func TestRequestRetriesAFailedDatastoreWithBackoffThenStops(t *testing.T) {
 	l := newLifecycle(t, dsr.RequestsOptions{MaxAttempts: 2, Backoff: []time.Duration{time.Minute}})
+	dsn := l.e.cfg.Datastores["analytics"].DSN
 	l.e.cfg.Datastores["analytics"].DSN = "root@tcp(127.0.0.1:1)/nowhere?timeout=1s"
 	ctx := context.Background()
 	req, err := l.reqs.Create(ctx, dsr.CreateParams{Type: lethe.RequestErasure, Identities: []lethe.Identity{{Type: lethe.IdentityUserID, Value: "1"}}, Verified: true})
@@ -269,6 +270,9 @@ func TestRequestRetriesAFailedDatastoreWithBackoffThenStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The old order was anonymised (past its hold) in the first run; no
+	// later run may mask it again.
+	masked := checksum(rows(t, l.e.shop, `SELECT id, shipping_name, shipping_address FROM orders WHERE user_id = 1 ORDER BY id`))
 	if first.Status != lethe.RequestRunning || first.NextAttemptAt == nil || !first.NextAttemptAt.Equal(l.now().Add(time.Minute)) || first.Lease != "" && first.LeaseUntil != nil {
 		t.Fatalf("after a datastore failed: %s next %v", first.Status, first.NextAttemptAt)
 	}
@@ -299,7 +303,7 @@ func TestRequestRetriesAFailedDatastoreWithBackoffThenStops(t *testing.T) {
 		t.Errorf("audit trail %v, want %v", got, want)
 	}
 	// The operator fixes the datastore and retries.
-	l.e.cfg.Datastores["analytics"].DSN = ""
+	l.e.cfg.Datastores["analytics"].DSN = dsn
 	if _, err := l.reqs.Retry(ctx, "req_nope", "cli"); lethe.ErrorCode(err) != lethe.ENOTFOUND {
 		t.Errorf("retry unknown: %v", err)
 	}
@@ -309,6 +313,34 @@ func TestRequestRetriesAFailedDatastoreWithBackoffThenStops(t *testing.T) {
 	}
 	if _, err := l.reqs.Retry(ctx, req.ID, "cli"); lethe.ErrorCode(err) != lethe.ECONFLICT {
 		t.Errorf("retry a verified request: %v, want ECONFLICT", err)
+	}
+	final, err := l.reqs.RunOne(ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Status != lethe.RequestCompleted {
+		t.Fatalf("after the retry: %s (%s)", final.Status, final.Error)
+	}
+	var cert dsr.Certificate
+	if err := json.Unmarshal(final.Result, &cert); err != nil || !cert.Verification.Passed {
+		t.Fatalf("certificate %s: %v", final.Result, err)
+	}
+	for _, st := range cert.Steps {
+		switch {
+		case st.Datastore == "analytics" && (st.EarlierRun || st.Status != dsr.StepDone || st.Rows == 0):
+			t.Errorf("the failed datastore's step %s: %+v; want applied by the retry", st.Collection, st)
+		case st.Datastore == "support" && (!st.EarlierRun || st.Rows != 1):
+			t.Errorf("support tickets: %+v; want applied by an earlier run, with its row", st)
+		}
+	}
+	if got := checksum(rows(t, l.e.shop, `SELECT id, shipping_name, shipping_address FROM orders WHERE user_id = 1 ORDER BY id`)); got != masked {
+		t.Errorf("a retry masked the anonymised orders again")
+	}
+	if n := len(rows(t, l.e.analytics, `SELECT 1 FROM events WHERE user_id = 1`)); n != 0 {
+		t.Errorf("%d analytics events of the subject remain", n)
+	}
+	if len(*l.shreds) == 0 {
+		t.Errorf("the completed erasure shredded no key")
 	}
 }
 

@@ -177,9 +177,22 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 			}
 			return r.finishErasure(ctx, req, ids)
 		}
+		// A datastore an earlier run erased completely is verified, not
+		// erased again: a retry re-runs the failed steps only.
+		var prev *Certificate
+		if len(req.Result) > 0 {
+			prev = &Certificate{}
+			if json.Unmarshal(req.Result, prev) != nil {
+				prev = nil
+			}
+		}
+		var done []string
+		if prev != nil {
+			done = prev.Done()
+		}
 		var cert *Certificate
 		cert, err = r.opts.Engine.Erase(runCtx, EraseParams{
-			RequestID: req.ID, Identities: ids,
+			RequestID: req.ID, Identities: ids, Done: done,
 			Resolved: func(ctx context.Context, all []lethe.Identity) error {
 				if len(all) == len(ids) && req.Progress == ProgressResolved {
 					return nil
@@ -194,6 +207,7 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 			},
 		})
 		if err == nil {
+			cert.carryOver(prev)
 			result, status = cert, lethe.RequestStatus(cert.Status)
 			if _, ferr := r.ForgetExports(context.WithoutCancel(runCtx), ids, req.Actor); ferr != nil {
 				r.log.Error("delete the erased subject's export packages", "request", req.ID, "err", ferr)
