@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/lethe-privacy/lethe/consent"
 	"github.com/lethe-privacy/lethe/dsr"
 	"github.com/lethe-privacy/lethe/events"
+	"github.com/lethe-privacy/lethe/intake"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/mail"
 	"github.com/lethe-privacy/lethe/store/postgres"
@@ -73,6 +75,13 @@ type App struct {
 	// Outbox queues e-mail and sends it through the configured SMTP
 	// server; `lethe serve` runs it.
 	Outbox *mail.Outbox
+	// Intake sends and checks the verification codes of requests made
+	// without an API key, and rate-limits them; `lethe serve` runs its
+	// purge.
+	Intake *intake.Service
+	// TrustedProxies are requests.trusted_proxies: the only peers whose
+	// X-Forwarded-For names the client of a public request.
+	TrustedProxies []netip.Prefix
 	// Events records request outcomes and Art. 19 notices and delivers
 	// them, with consent changes, to the subscribers lethe.yaml declares;
 	// `lethe serve` runs its dispatcher.
@@ -150,6 +159,9 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.openDSR(opts); err != nil {
+		return nil, err
+	}
+	if err := a.openIntake(); err != nil {
 		return nil, err
 	}
 	if err := a.openEvents(ctx); err != nil {

@@ -38,8 +38,8 @@ type RequestResponse struct {
 	ExtensionReason string          `json:"extension_reason,omitempty"`
 	Attempts        int             `json:"attempts" doc:"Runs started so far."`
 	NextAttemptAt   *time.Time      `json:"next_attempt_at,omitempty" doc:"When the next automatic retry runs, after a datastore failed."`
-	SubjectRef      string          `json:"subject_ref" doc:"The pseudonymous subject reference (hex)."`
-	Actor           string          `json:"actor"`
+	SubjectRef      string          `json:"subject_ref,omitempty" doc:"The pseudonymous subject reference (hex). Not shown to the person (requests made without an API key)."`
+	Actor           string          `json:"actor,omitempty" doc:"Who made the request: api:<key name>, web (the person), cli."`
 	CreatedAt       time.Time       `json:"created_at"`
 	CompletedAt     *time.Time      `json:"completed_at,omitempty"`
 	Jurisdiction    string          `json:"jurisdiction"`
@@ -49,6 +49,7 @@ type RequestResponse struct {
 	Result          json.RawMessage `json:"result,omitempty" doc:"access/portability: rows per collection and unreachable datastores; erasure: the certificate (steps per collection with rows, holds and status, verification, audit checkpoint)."`
 	Export          string          `json:"export,omitempty" doc:"Where to download the package, once completed (access and portability)."`
 	Error           string          `json:"error,omitempty"`
+	CodeExpiresAt   *time.Time      `json:"code_expires_at,omitempty" doc:"Requests made without an API key: when the code just e-mailed expires."`
 }
 
 type requestCreateInput struct {
@@ -81,16 +82,26 @@ func requestBodyFields(field string) string {
 }
 
 func (s *Server) registerRequests() {
-	huma.Register(s.api, s.secured(huma.Operation{
+	create := s.secured(huma.Operation{
 		OperationID: "request-create", Method: http.MethodPost, Path: "/v1/requests", Tags: []string{"requests"},
 		DefaultStatus: http.StatusAccepted, MaxBodyBytes: MaxBodyBytes + 1,
 		Summary: "Make a data subject request",
-		Description: "Records the request and runs it at once, in the background: the answer is 202 with the request " +
-			"running; poll GET /v1/requests/{id} for the steps. An access or portability request produces a ZIP package " +
+		Description: "With an API key, records the request verified and runs it at once, in the background: the answer is " +
+			"202 with the request; poll GET /v1/requests/{id} for the steps. An access or portability request produces a ZIP package " +
 			"at /v1/requests/{id}/export; an erasure deletes or anonymises the subject's rows everywhere the data map " +
-			"says, honours holds, verifies, shreds the subject's keys and stores its certificate in the result.\n\n" +
-			"The caller vouches for the requester's identity: give `requests:write` only to systems that verified it.",
-	}, lethe.ScopeRequestsWrite, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge), s.createRequest)
+			"says, honours holds, verifies, shreds the subject's keys and stores its certificate in the result. " +
+			"The caller vouches for the requester's identity: give `requests:write` only to systems that verified it.\n\n" +
+			"Without an Authorization header, the request comes from the person it is about: it must name an `email` " +
+			"identity and no other, is recorded `unverified`, and a one-time code is e-mailed to the address; " +
+			"POST /v1/requests/{id}/verify with the code makes it run. The answer (202) holds the request's id, status, " +
+			"due date and when the code expires, never the identities nor whether the person is known. Rate limited per " +
+			"address and per client address (429 with Retry-After). A wrong or revoked key is 401, never public.",
+	}, lethe.ScopeRequestsWrite, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests)
+	// Public as well as keyed: an empty security requirement makes the
+	// key optional, and the middleware decides which it is.
+	create.Security = append(create.Security, map[string][]string{})
+	create.Middlewares = huma.Middlewares{s.authorizeOrPublic(lethe.ScopeRequestsWrite)}
+	huma.Register(s.api, create, s.createRequest)
 
 	huma.Register(s.api, s.secured(huma.Operation{
 		OperationID: "request-get", Method: http.MethodGet, Path: "/v1/requests/{id}", Tags: []string{"requests"},
@@ -131,6 +142,9 @@ func requestResponse(r lethe.Request, now time.Time) RequestResponse {
 func (s *Server) createRequest(ctx context.Context, in *requestCreateInput) (*requestOutput, error) {
 	if s.requests == nil {
 		return nil, s.problemFor(ctx, errNoRequests, nil)
+	}
+	if _, ok := apiKeyFrom(ctx); !ok {
+		return s.createPublicRequest(ctx, in)
 	}
 	types := make([]string, 0, len(in.Body.Identities))
 	for t := range in.Body.Identities {

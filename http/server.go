@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/consent"
 	"github.com/lethe-privacy/lethe/dsr"
+	"github.com/lethe-privacy/lethe/intake"
 )
 
 // MaxBodyBytes bounds a request body. Larger bodies are answered 413.
@@ -88,6 +90,18 @@ type Options struct {
 	// Config serves the records of processing (GET /v1/ropa), built from
 	// it on each call. Without it the endpoint answers 503.
 	Config *lethe.Config
+	// Intake serves requests made without an API key: POST /v1/requests
+	// without an Authorization header, /verify and /resend. Without it
+	// those answer 401 or 503.
+	Intake *intake.Service
+	// SubjectRef computes an identity's subject reference
+	// (keyring.Keyring.SubjectRef): a resend checks with it that the
+	// address given is the request's. Without it /resend answers 503.
+	SubjectRef func(lethe.Identity) (lethe.SubjectRef, error)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client of a public call, for its rate limit. Defaults to none:
+	// the connection's address is the client's.
+	TrustedProxies []netip.Prefix
 	// GPCLastUpdate is the date /.well-known/gpc.json reports as lastUpdate.
 	// Defaults to the day the server was created.
 	GPCLastUpdate time.Time
@@ -102,6 +116,7 @@ type Server struct {
 	store    lethe.Store
 	keys     *apikey.Service
 	requests *dsr.Requests
+	intake   *intake.Service
 	reg      *prometheus.Registry
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -124,6 +139,7 @@ func NewServer(opts Options) (*Server, error) {
 		store:    opts.Store,
 		keys:     opts.APIKeys,
 		requests: opts.Requests,
+		intake:   opts.Intake,
 		reg:      opts.Registry,
 		mux:      http.NewServeMux(),
 	}
@@ -155,6 +171,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.registerConsent()
 	s.registerAudit()
 	s.registerRequests()
+	s.registerIntake()
 	s.registerROPA()
 	if err := s.finishSpec(); err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			defer a.Close()
 			srv, err := api.NewServer(api.Options{
 				Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Requests: a.Requests, Config: a.Config, Ready: a.Ready, Logger: log, Version: buildVersion(),
+				Intake: a.Intake, SubjectRef: a.Keyring.SubjectRef, TrustedProxies: a.TrustedProxies,
 			})
 			if err != nil {
 				return err
@@ -56,6 +57,9 @@ func newServeCmd(g *globals) *cobra.Command {
 			// The request worker runs verified requests and resumes those a
 			// stopped process left running, once their lease runs out.
 			go a.Requests.Run(ctx)
+			// Public intake: expired verification codes and the counters of
+			// rate limit windows that ended are purged.
+			go a.Intake.Run(ctx)
 			log.Info("lethe serving", "addr", addr, "purposes", len(a.Config.Purposes), "store", storeKind(g))
 			err = srv.ListenAndServe(ctx, addr)
 			// Sign what the last requests appended before going away.
