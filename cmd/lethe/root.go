@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 
 	bench := newBenchCmd(g)
 	bench.AddCommand(newBenchDSRCmd(g))
+	bench.AddCommand(newBenchScrubCmd())
 	root.AddCommand(
 		newServeCmd(g),
 		newConsentCmd(g),
