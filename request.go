@@ -123,6 +123,12 @@ type Request struct {
 	LeaseUntil *time.Time
 }
 
+// RequestCounts are the open requests by status, and the overdue ones.
+type RequestCounts struct {
+	Open    map[RequestStatus]int
+	Overdue int
+}
+
 // Due returns the deadline that applies: the extended one once the
 // deadline was extended.
 func (r Request) Due() time.Time {
@@ -178,6 +184,10 @@ type RequestStore interface {
 	// RequestRenew extends the lease a worker holds until `until`.
 	// ECONFLICT when the request is no longer leased to that token.
 	RequestRenew(ctx context.Context, id, lease string, until time.Time) error
+	// RequestCounts counts the open requests (unverified, verified,
+	// running) by status, and those whose deadline in force (the extended
+	// one once extended) passed before now.
+	RequestCounts(ctx context.Context, now time.Time) (RequestCounts, error)
 	// RequestPurge deletes finished requests that finished before
 	// `before`, and unverified ones created before `unverifiedBefore`,
 	// with one audit record (counts only) in the same transaction when it

@@ -1,10 +1,14 @@
 package http
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lethe-privacy/lethe"
 )
 
 // metrics are the server's Prometheus collectors. Labels are bounded: route
@@ -22,7 +26,7 @@ type metrics struct {
 // scanners probing random paths cannot grow the label set.
 const unmatchedRoute = "unmatched"
 
-func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, version string, requests lethe.RequestStore) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lethe_http_requests_total",
@@ -59,7 +63,44 @@ func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
 	m.records = register(reg, m.records, &err)
 	m.checks = register(reg, m.checks, &err)
 	register[prometheus.Collector](reg, build, &err)
+	if requests != nil {
+		register[prometheus.Collector](reg, &requestCollector{store: requests}, &err)
+	}
 	return m, err
+}
+
+// requestCollector reports the data subject requests waiting for their
+// response, read from the store at each scrape, so that every node shows
+// the same figures and an alert on overdue requests needs no other
+// source.
+type requestCollector struct {
+	store lethe.RequestStore
+}
+
+var (
+	requestsOpenDesc = prometheus.NewDesc("lethe_dsr_requests_open",
+		"Data subject requests waiting for their response, by status (unverified, verified, running).", []string{"status"}, nil)
+	requestsOverdueDesc = prometheus.NewDesc("lethe_dsr_requests_overdue",
+		"Open data subject requests whose legal deadline (the extended one once extended) has passed.", nil, nil)
+)
+
+func (c *requestCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- requestsOpenDesc
+	ch <- requestsOverdueDesc
+}
+
+func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.store.RequestCounts(ctx, time.Now())
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(requestsOverdueDesc, err)
+		return
+	}
+	for _, st := range []lethe.RequestStatus{lethe.RequestUnverified, lethe.RequestVerified, lethe.RequestRunning} {
+		ch <- prometheus.MustNewConstMetric(requestsOpenDesc, prometheus.GaugeValue, float64(counts.Open[st]), string(st))
+	}
+	ch <- prometheus.MustNewConstMetric(requestsOverdueDesc, prometheus.GaugeValue, float64(counts.Overdue))
 }
 
 // register registers c, or returns the identical collector already

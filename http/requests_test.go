@@ -27,6 +27,7 @@ type requestsEnv struct {
 	url            string
 	token, readers string
 	email          string
+	store          lethe.Store
 }
 
 func newRequestsEnv(t *testing.T) *requestsEnv {
@@ -60,7 +61,7 @@ func newRequestsEnv(t *testing.T) *requestsEnv {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &requestsEnv{t: t, url: hs.URL, token: token, readers: readers, email: demo.SampleSubject(0, 2).Email}
+	return &requestsEnv{t: t, url: hs.URL, token: token, readers: readers, email: demo.SampleSubject(0, 2).Email, store: a.Store}
 }
 
 func (e *requestsEnv) do(method, path, token, body string) (int, []byte) {
@@ -263,6 +264,28 @@ func TestRequestsRectification(t *testing.T) {
 		code, b := e.do("POST", "/v1/requests", e.token, c.body)
 		if code != 422 || !bytes.Contains(b, []byte(`"location":"`+c.location+`"`)) {
 			t.Errorf("%s: %d %s, want 422 at %s", c.body, code, b, c.location)
+		}
+	}
+}
+
+func TestRequestsMetricsCountOpenAndOverdue(t *testing.T) {
+	e := newRequestsEnv(t)
+	ctx := context.Background()
+	// Two unverified requests (no worker runs them), one made long ago.
+	for _, at := range []time.Time{time.Now(), time.Now().AddDate(0, -3, 0)} {
+		r := lethe.Request{ID: "req_" + at.Format("20060102150405"), Type: lethe.RequestAccess, Status: lethe.RequestUnverified, SubjectRef: lethe.SubjectRef{1},
+			Actor: "web", CreatedAt: at, UpdatedAt: at, DueAt: at.AddDate(0, 1, 0)}
+		if err := e.store.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "web", Action: "request.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, b := e.do("GET", "/metrics", "", "")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{`lethe_dsr_requests_open{status="unverified"} 2`, `lethe_dsr_requests_open{status="running"} 0`, "lethe_dsr_requests_overdue 1"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }

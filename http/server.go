@@ -153,7 +153,11 @@ func NewServer(opts Options) (*Server, error) {
 	if s.opts.Ready == nil && s.store != nil {
 		s.opts.Ready = s.store.Ping
 	}
-	m, err := newMetrics(s.reg, s.opts.Version)
+	var requests lethe.RequestStore
+	if s.opts.Store != nil {
+		requests = s.opts.Store
+	}
+	m, err := newMetrics(s.reg, s.opts.Version, requests)
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}

@@ -141,6 +141,29 @@ func (s *Store) RequestRenew(ctx context.Context, id, lease string, until time.T
 	return nil
 }
 
+// RequestCounts counts the open and the overdue requests.
+func (s *Store) RequestCounts(ctx context.Context, now time.Time) (lethe.RequestCounts, error) {
+	c := lethe.RequestCounts{Open: map[lethe.RequestStatus]int{}}
+	rows, err := s.pool.Query(ctx, `SELECT status, count(*), coalesce(sum(CASE WHEN (CASE WHEN extended_at IS NOT NULL THEN extended_due_at ELSE due_at END) < $1 THEN 1 ELSE 0 END), 0)
+ FROM requests WHERE status IN ('unverified', 'verified', 'running') GROUP BY status`, ts(now))
+	if err != nil {
+		return c, translate("count requests", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status     string
+			n, overdue int64
+		)
+		if err := rows.Scan(&status, &n, &overdue); err != nil {
+			return c, translate("count requests", err)
+		}
+		c.Open[lethe.RequestStatus(status)] = int(n)
+		c.Overdue += int(overdue)
+	}
+	return c, translate("count requests", rows.Err())
+}
+
 // RequestPurge deletes the records past their retention.
 func (s *Store) RequestPurge(ctx context.Context, before, unverifiedBefore time.Time, rec lethe.AuditRecord) ([]string, error) {
 	var ids []string

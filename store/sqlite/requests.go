@@ -172,6 +172,29 @@ func (s *Store) RequestRenew(ctx context.Context, id, lease string, until time.T
 	})
 }
 
+// RequestCounts counts the open and the overdue requests.
+func (s *Store) RequestCounts(ctx context.Context, now time.Time) (lethe.RequestCounts, error) {
+	c := lethe.RequestCounts{Open: map[lethe.RequestStatus]int{}}
+	rows, err := s.reader.QueryContext(ctx, `SELECT status, count(*), coalesce(sum(CASE WHEN (CASE WHEN extended_at IS NOT NULL THEN extended_due_at ELSE due_at END) < ? THEN 1 ELSE 0 END), 0)
+ FROM requests WHERE status IN ('unverified', 'verified', 'running') GROUP BY status`, micros(now))
+	if err != nil {
+		return c, translate("count requests", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status     string
+			n, overdue int
+		)
+		if err := rows.Scan(&status, &n, &overdue); err != nil {
+			return c, translate("count requests", err)
+		}
+		c.Open[lethe.RequestStatus(status)] = n
+		c.Overdue += overdue
+	}
+	return c, translate("count requests", rows.Err())
+}
+
 // RequestPurge deletes the records past their retention.
 func (s *Store) RequestPurge(ctx context.Context, before, unverifiedBefore time.Time, rec lethe.AuditRecord) ([]string, error) {
 	var (

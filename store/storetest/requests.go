@@ -20,6 +20,7 @@ func RunRequests(t *testing.T, h Harness) {
 	t.Run("RequestTransition", func(t *testing.T) { testRequestTransition(t, h) })
 	t.Run("RequestClaimLease", func(t *testing.T) { testRequestClaimLease(t, h) })
 	t.Run("RequestPurge", func(t *testing.T) { testRequestPurge(t, h) })
+	t.Run("RequestCounts", func(t *testing.T) { testRequestCounts(t, h) })
 }
 
 func newRequest(id string, status lethe.RequestStatus, at time.Time) lethe.Request {
@@ -325,5 +326,34 @@ func testRequestMissingAndDuplicate(t *testing.T, h Harness) {
 	}
 	if head, _ := s.AuditHead(ctx); head.Size != 1 {
 		t.Errorf("a refused create appended its audit record: size %d", head.Size)
+	}
+}
+
+func testRequestCounts(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	at := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC) // past every DueAt (a month), before every ExtendedDueAt
+	for i, st := range []lethe.RequestStatus{lethe.RequestUnverified, lethe.RequestVerified, lethe.RequestRunning, lethe.RequestRunning, lethe.RequestCompleted} {
+		r := newRequest(fmt.Sprint("req_", i), st, at)
+		if st.Finished() {
+			r.CompletedAt = &at
+		}
+		if i == 3 {
+			r.ExtendedAt = &at // extended: the three-month deadline is in force
+		}
+		if err := s.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := s.RequestCounts(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Open[lethe.RequestUnverified] != 1 || c.Open[lethe.RequestVerified] != 1 || c.Open[lethe.RequestRunning] != 2 || len(c.Open) != 3 {
+		t.Errorf("open %v", c.Open)
+	}
+	if c.Overdue != 3 {
+		t.Errorf("overdue %d, want 3 (the extended and the completed ones are not)", c.Overdue)
 	}
 }
