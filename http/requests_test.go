@@ -82,7 +82,7 @@ func (e *requestsEnv) do(method, path, token, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// wait polls the request until it is no longer running.
+// wait polls the request until it is finished (or waits for a person).
 func (e *requestsEnv) wait(id string) api.RequestResponse {
 	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -95,7 +95,8 @@ func (e *requestsEnv) wait(id string) api.RequestResponse {
 		if err := json.Unmarshal(b, &r); err != nil {
 			e.t.Fatal(err)
 		}
-		if r.Status != "running" {
+		// verified: recorded, not yet claimed by the worker.
+		if r.Status != "running" && r.Status != "verified" {
 			return r
 		}
 		if time.Now().After(deadline) {
