@@ -80,15 +80,16 @@ func (e *Engine) Sample(ctx context.Context, p lethe.SampleParams, fn func(lethe
 		key = rowID
 	}
 	if key != "" {
-		res, err := s.spread(ctx, key)
-		if err == nil || key != rowID {
+		res, ok, err := s.spread(ctx, key)
+		switch {
+		case ok && err == nil:
+			return res, nil
+		case err != nil && (key != rowID || s.rows > 0):
 			return res, err
 		}
-		// A table without a rowid (SQLite WITHOUT ROWID): read its
-		// first rows instead, unless fn already saw some.
-		if s.rows > 0 {
-			return res, err
-		}
+		// No range to spread over: an empty table, or one without a
+		// rowid (SQLite WITHOUT ROWID, where rowid may read as NULL or
+		// not exist). Its first rows will do.
 	}
 	if sd != nil {
 		sctx, cancel := e.stmtContext(ctx)
@@ -200,7 +201,7 @@ func (s *sampler) first(ctx context.Context) (lethe.SampleResult, error) {
 
 // spread reads maxWindows windows of consecutive keys, evenly spaced over
 // [min, max]; a key range no wider than the sample is read whole.
-func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, error) {
+func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, bool, error) {
 	q := s.e.d.QuoteIdent(key)
 	var lo, hi any
 	err := s.e.query(ctx, s.e.db, "SELECT min("+q+"), max("+q+") FROM "+s.t.quoted, nil, func(rs *sql.Rows) error {
@@ -210,12 +211,12 @@ func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, e
 		return nil
 	})
 	if err != nil {
-		return lethe.SampleResult{}, s.e.fail(ctx, "sample rows", s.c, err)
+		return lethe.SampleResult{}, false, s.e.fail(ctx, "sample rows", s.c, err)
 	}
 	minK, ok1 := Coerce(lethe.KindInteger, Normalise(lethe.KindInteger, lo))
 	maxK, ok2 := Coerce(lethe.KindInteger, Normalise(lethe.KindInteger, hi))
 	if !ok1 || !ok2 || minK == nil || maxK == nil {
-		return lethe.SampleResult{Method: lethe.SampleAll}, nil // empty table
+		return lethe.SampleResult{}, false, nil
 	}
 	first, last := minK.(int64), maxK.(int64)
 	// Unsigned arithmetic: the span of an int64 range can exceed
@@ -223,7 +224,7 @@ func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, e
 	span := uint64(last) - uint64(first)
 	if span < uint64(s.size) {
 		_, err := s.read(ctx, s.head+" LIMIT "+strconv.Itoa(s.size), nil, nil)
-		return lethe.SampleResult{Method: lethe.SampleAll, Rows: s.rows}, err
+		return lethe.SampleResult{Method: lethe.SampleAll, Rows: s.rows}, true, err
 	}
 	windows := min(maxWindows, s.size)
 	per := (s.size + windows - 1) / windows
@@ -241,10 +242,10 @@ func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, e
 		}
 		query := s.head + " WHERE " + cond + " ORDER BY " + q + " LIMIT " + strconv.Itoa(limit)
 		if _, err := s.read(ctx, query, p.args, nil); err != nil {
-			return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, err
+			return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, true, err
 		}
 	}
-	return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, nil
+	return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, true, nil
 }
 
 // blocks reads random pages; ok is false when they held too few rows to
