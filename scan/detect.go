@@ -71,6 +71,9 @@ type hints struct {
 	// notIP: version, release, build: dotted quads there are versions.
 	notIP bool
 	nid   string // the identifier a name points at (ssn, bsn...), or ""
+	// lastRegion is the region the column's last national phone number
+	// was valid in (state of one column's statistics, not shared).
+	lastRegion string
 }
 
 // nameTokens splits a column name into lower-case words at underscores,
@@ -541,9 +544,18 @@ func (c *Classifier) isPhone(s string, sh shape, h *hints, isInt bool) bool {
 		// new ranges); elsewhere it must be valid.
 		return phonenumbers.IsValidNumber(num) || hinted && phonenumbers.IsPossibleNumber(num)
 	}
-	for _, r := range c.regions {
+	// A column's national numbers are usually of one country: try the
+	// region that matched last first.
+	try := func(r string) bool {
 		num, err := phonenumbers.Parse(s, r)
-		if err == nil && phonenumbers.IsValidNumberForRegion(num, r) {
+		return err == nil && phonenumbers.IsValidNumberForRegion(num, r)
+	}
+	if h.lastRegion != "" && try(h.lastRegion) {
+		return true
+	}
+	for _, r := range c.regions {
+		if r != h.lastRegion && try(r) {
+			h.lastRegion = r
 			return true
 		}
 	}
