@@ -27,6 +27,7 @@ type Store interface {
 	EventStore
 	SubjectControlStore
 	TombstoneStore
+	ScheduleStore
 	// Ping reports whether the database answers (EUNAVAILABLE if not).
 	Ping(ctx context.Context) error
 	// Close releases the connections.

@@ -1,0 +1,20 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+var _ lethe.RetentionSource = (*Connector)(nil)
+
+// RetentionCount counts the rows a retention rule covers (see
+// lethe.RetentionSource).
+func (c *Connector) RetentionCount(ctx context.Context, sel lethe.RetentionSelection) (lethe.RetentionCount, error) {
+	return c.e.RetentionCount(ctx, sel)
+}
+
+// RetentionKeys returns the next primary keys a retention rule covers.
+func (c *Connector) RetentionKeys(ctx context.Context, sel lethe.RetentionSelection, after any, limit int) ([]any, error) {
+	return c.e.RetentionKeys(ctx, sel, after, limit)
+}

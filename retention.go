@@ -1,0 +1,88 @@
+package lethe
+
+import (
+	"context"
+	"time"
+)
+
+// RetentionSource is implemented by connectors that can enforce retention
+// rules: the SQL connectors. Package retention selects the rows a rule
+// covers with it, a batch of primary keys at a time, and deletes or
+// anonymises each batch with Erase in a transaction of its own, so that
+// no transaction holds its locks for long.
+type RetentionSource interface {
+	// RetentionCount counts the rows the selection covers and returns the
+	// oldest value of its age column among them. EINVALID for a missing
+	// table or column, or a column that cannot hold a time.
+	RetentionCount(ctx context.Context, sel RetentionSelection) (RetentionCount, error)
+	// RetentionKeys returns the primary keys of at most limit rows the
+	// selection covers, in ascending key order, after the key after (from
+	// the first when after is nil). Keys are as Find returns them.
+	RetentionKeys(ctx context.Context, sel RetentionSelection, after any, limit int) ([]any, error)
+}
+
+// RetentionSelection is the rows of one collection a retention rule
+// covers: every cutoff holds (the rule's age and the hold's), every
+// filter matches, and, for rows to anonymise, at least one Pending
+// column still holds what its mask would change.
+type RetentionSelection struct {
+	Collection *Collection
+	// Before are ANDed; a row whose column is NULL is not covered.
+	Before []Cutoff
+	// Where are the rule's conditions, ANDed.
+	Where []RetentionFilter
+	// Pending, when set, keeps only rows where at least one column
+	// differs from its value (a NULL value: is not NULL): the constant
+	// masks of an anonymisation, which rows already anonymised match no
+	// longer.
+	Pending []PendingColumn
+}
+
+// PendingColumn is a column and the constant its mask writes.
+type PendingColumn struct {
+	Column string
+	Value  any
+}
+
+// RetentionCount is what RetentionCount found.
+type RetentionCount struct {
+	Rows int64
+	// Oldest is the oldest age among the rows; zero when there are none
+	// (or the database cannot say).
+	Oldest time.Time
+}
+
+// Schedule is the shared state of a recurring job (the retention run of
+// `lethe serve`): when it last completed, and which node holds its lease
+// while it runs. Every node reads the same row, so a run missed while all
+// nodes were down is caught up by the first to start, and two nodes never
+// run it at once.
+type Schedule struct {
+	Name string `json:"name"`
+	// LastCompletedAt is when the job last finished; zero when never.
+	LastCompletedAt time.Time `json:"last_completed_at"`
+	// LeaseOwner holds the lease until LeaseUntil; empty when free.
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until"`
+}
+
+// ScheduleStore keeps the schedules of recurring jobs.
+type ScheduleStore interface {
+	// ScheduleClaim gives owner the lease of the named schedule until
+	// until, when nobody else holds a lease unexpired at now (a lease
+	// owner already holds is extended), creating the schedule on first
+	// use. It returns the schedule after the claim and whether owner
+	// holds the lease.
+	ScheduleClaim(ctx context.Context, name, owner string, now, until time.Time) (Schedule, bool, error)
+	// ScheduleComplete records that the job completed at at and releases
+	// the lease. ECONFLICT when owner no longer holds it (it expired and
+	// another node claimed it): that node's run counts instead.
+	ScheduleComplete(ctx context.Context, name, owner string, at time.Time) error
+	// ScheduleRelease releases owner's lease without recording a
+	// completion (a failed or cancelled run); a no-op when owner does not
+	// hold it.
+	ScheduleRelease(ctx context.Context, name, owner string) error
+	// ScheduleGet returns the named schedule; ENOTFOUND when it was never
+	// claimed.
+	ScheduleGet(ctx context.Context, name string) (Schedule, error)
+}

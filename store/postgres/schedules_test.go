@@ -1,0 +1,15 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/internal/testenv"
+	"github.com/lethe-privacy/lethe/store/storetest"
+)
+
+func TestSchedules(t *testing.T) {
+	storetest.RunSchedules(t, storetest.Harness{
+		New: func(t *testing.T) lethe.Store { return open(t, testenv.PostgresSchema(t)) },
+	})
+}
