@@ -34,6 +34,9 @@ type Config struct {
 	// measure a line, that the records of processing give for every
 	// purpose. Defaults to none (the record flags it).
 	SecurityMeasures []string `yaml:"security_measures,omitempty" json:"security_measures,omitempty"`
+	// Retention schedules the retention run inside `lethe serve`.
+	// Defaults to daily at 02:00 UTC in batches of 5,000 rows.
+	Retention *RetentionSchedule `yaml:"retention,omitempty" json:"retention,omitempty"`
 	// Datastores is the data map: the databases and services that hold
 	// personal data, by name. Package config fills the names (Datastore.Name,
 	// Collection.Name and Collection.Datastore), turns redis keys into

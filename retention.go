@@ -86,3 +86,14 @@ type ScheduleStore interface {
 	// claimed.
 	ScheduleGet(ctx context.Context, name string) (Schedule, error)
 }
+
+// RetentionSchedule is when `lethe serve` applies the retention rules.
+type RetentionSchedule struct {
+	// At is the time of day of the daily run, HH:MM in UTC. Defaults to
+	// 02:00.
+	At string `yaml:"at,omitempty" json:"at,omitempty"`
+	// Off stops lethe serve from running retention. Defaults to false.
+	Off bool `yaml:"off,omitempty" json:"off,omitempty"`
+	// BatchSize is the rows per transaction. Defaults to 5000.
+	BatchSize int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
+}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"strings"
+
 	"github.com/lethe-privacy/lethe"
 )
 
@@ -46,6 +48,16 @@ func (m *dataMap) checkPurposesAndRetention(d *lethe.Datastore, c *lethe.Collect
 	if r.Action == lethe.EraseAnonymise && len(c.Fields) == 0 && !p.problemsUnder(at+".fields") {
 		p.add(rat+".action", p.lineOf(rat+".action"), "anonymise masks the collection's fields, and it declares none: list the personal columns under fields:, or action: delete")
 	}
+	action := r.Action
+	if action == "" {
+		action = c.EraseActionOrDefault()
+	}
+	if c.Hold != nil && c.Hold.Then != "" {
+		action = c.Hold.Then
+	}
+	if action == lethe.EraseAnonymise && len(c.Fields) > 0 && !hasConstantStrategy(c) {
+		p.add(rat, p.lineOf(rat), "anonymising by retention needs at least one field with a constant strategy (null, blank or fixed:<value>), so that rows already anonymised are told apart from the others")
+	}
 	for i, f := range r.Where {
 		wat := itemPath(rat+".where", i)
 		if p.covered(wat) {
@@ -69,3 +81,16 @@ func (m *dataMap) checkPurposesAndRetention(d *lethe.Datastore, c *lethe.Collect
 }
 
 func joinStrings(s []string) string { return join(s) }
+
+// hasConstantStrategy reports whether a field of c is masked to one value
+// whatever it held: a retention run selects the rows still to anonymise by
+// those fields.
+func hasConstantStrategy(c *lethe.Collection) bool {
+	for _, f := range c.Fields {
+		s := f.EraseStrategy()
+		if s == "null" || s == "blank" || strings.HasPrefix(s, "fixed:") {
+			return true
+		}
+	}
+	return false
+}
