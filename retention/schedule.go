@@ -108,8 +108,14 @@ func (s *Scheduler) Tick(ctx context.Context) (bool, error) {
 	if !s.At.Due(sc.LastCompletedAt, now) {
 		return false, nil
 	}
-	if _, held, err := s.Store.ScheduleClaim(ctx, ScheduleName, s.Owner, now, now.Add(lease)); err != nil || !held {
+	sc, held, err := s.Store.ScheduleClaim(ctx, ScheduleName, s.Owner, now, now.Add(lease))
+	if err != nil || !held {
 		return false, err
+	}
+	// Another node may have completed the run between the read and the
+	// claim: the state under the lease is the one that counts.
+	if !s.At.Due(sc.LastCompletedAt, now) {
+		return false, s.Store.ScheduleRelease(ctx, ScheduleName, s.Owner)
 	}
 	// Renew the lease while the run goes on, so that a long run is not
 	// taken over; a node that dies stops renewing and another takes over
@@ -138,7 +144,7 @@ func (s *Scheduler) Tick(ctx context.Context) (bool, error) {
 		return true, err
 	}
 	s.logger().Info("retention run", "rows", run.Done, "collections", len(run.Collections), "failed", run.Failed)
-	if err := s.Store.ScheduleComplete(context.WithoutCancel(ctx), ScheduleName, s.Owner, run.FinishedAt); err != nil {
+	if err := s.Store.ScheduleComplete(context.WithoutCancel(ctx), ScheduleName, s.Owner, s.now()); err != nil {
 		return true, fmt.Errorf("record retention run: %w", err)
 	}
 	return true, nil

@@ -77,9 +77,12 @@ func TestExampleConfig(t *testing.T) {
 	if diff := cmp.Diff([]string{"shop.addresses", "shop.carts", "shop.sessions", "shop.users"}, account.Collections); diff != "" {
 		t.Errorf("customer_account collections (-want +got):\n%s", diff)
 	}
-	users := account.ErasureRules[len(account.ErasureRules)-1]
-	if users.Collection != "shop.users" || users.MaxAge != "3y" || users.Action != "delete" || users.Column != "last_login_at" {
-		t.Errorf("users rule = %+v", users)
+	wantRules = []ropa.ErasureRule{
+		{Collection: "shop.carts", Column: "added_at", MaxAge: "90d", Action: "delete"},
+		{Collection: "shop.sessions", Column: "expires_at", MaxAge: "30d", Action: "delete"},
+	}
+	if diff := cmp.Diff(wantRules, account.ErasureRules); diff != "" {
+		t.Errorf("customer_account erasure rules (-want +got):\n%s", diff)
 	}
 
 	tax := activity(t, r, "tax_records")

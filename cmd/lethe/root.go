@@ -76,6 +76,7 @@ func newRootCmd() *cobra.Command {
 		newDatamapCmd(g),
 		newROPACmd(g),
 		newScanCmd(g),
+		newRetentionCmd(g),
 	)
 	return root
 }

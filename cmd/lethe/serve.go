@@ -60,6 +60,16 @@ func newServeCmd(g *globals) *cobra.Command {
 			// Public intake: expired verification codes and the counters of
 			// rate limit windows that ended are purged.
 			go a.Intake.Run(ctx)
+			// Retention runs daily (retention.at in lethe.yaml); the
+			// schedule in the store keeps one node at a time on it and
+			// catches up a run missed while no node was up.
+			sched, err := a.RetentionScheduler()
+			if err != nil {
+				return err
+			}
+			if sched != nil {
+				go sched.Run(ctx)
+			}
 			log.Info("lethe serving", "addr", addr, "purposes", len(a.Config.Purposes), "store", storeKind(g))
 			err = srv.ListenAndServe(ctx, addr)
 			// Sign what the last requests appended before going away.
