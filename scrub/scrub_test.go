@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
@@ -531,5 +532,50 @@ datastores:
 				t.Errorf("%d of %d visitors masked to distinct values (each row once, none twice)", n, rows)
 			}
 		})
+	}
+}
+
+// TestScrubPostgresWithoutReplicaRole: a role that may not set
+// session_replication_role still scrubs a table no foreign key points
+// at, and gets a message that says what to do when one does.
+func TestScrubPostgresWithoutReplicaRole(t *testing.T) {
+	dsn, db, _ := postgresCopy(t)
+	seed(t, db)
+	role := fmt.Sprintf("lethe_scrub_test_%d", time.Now().UnixNano()%1e9)
+	var schema, database string
+	if err := db.QueryRow("SELECT current_schema(), current_database()").Scan(&schema, &database); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, UPDATE ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+		"GRANT TEMPORARY ON DATABASE " + database + " TO " + role,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Skipf("cannot set up a plain role (%v)", err)
+		}
+	}
+	t.Cleanup(func() {
+		db.Exec("DROP OWNED BY " + role) //nolint:errcheck
+		db.Exec("DROP ROLE " + role)     //nolint:errcheck
+	})
+	roleDSN := strings.Replace(dsn, "postgres://postgres@", "postgres://"+role+"@", 1)
+	if roleDSN == dsn {
+		t.Skip("the test URL does not name the postgres user")
+	}
+	e, _ := newEngine(t, dataMap("postgres", roleDSN, true, ignoreRest))
+	_, err := e.Run(context.Background(), scrub.Params{Datastore: "copy", Confirm: "copy", NoCompact: true})
+	if lethe.ErrorCode(err) != lethe.ECONFLICT || !strings.Contains(err.Error(), "may not set session_replication_role") {
+		t.Fatalf("got %v, want ECONFLICT explaining session_replication_role", err)
+	}
+	if _, err := db.Exec("ALTER TABLE orders DROP CONSTRAINT orders_customer_email_fkey"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Run(context.Background(), scrub.Params{Datastore: "copy", Confirm: "copy", NoCompact: true}); err != nil {
+		t.Fatalf("without the foreign key: %v", err)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM orders o JOIN customers c ON o.customer_email = c.email"); n != orders {
+		t.Errorf("%d of %d orders join after the scrub", n, orders)
 	}
 }

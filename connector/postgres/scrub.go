@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/lethe-privacy/lethe"
@@ -43,19 +45,28 @@ func (c *Connector) ScrubRange(ctx context.Context, p lethe.ScrubParams) (int64,
 		return 0, pl.Fail(ctx, "connect", err)
 	}
 	defer conn.Close()
-	var n int64
+	var (
+		n       int64
+		replica bool
+	)
 	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return lethe.Errorf(lethe.EINTERNAL, "scrub: the connection is not a pgx connection")
 		}
-		n, err = scrubCopy(ctx, sc.Conn(), pl)
+		n, replica, err = scrubCopy(ctx, sc.Conn(), pl)
 		return err
 	})
 	if err != nil {
 		var le *lethe.Error
 		if errors.As(err, &le) {
 			return 0, err
+		}
+		var pe *pgconn.PgError
+		if !replica && errors.As(err, &pe) && pe.Code == "23503" {
+			return 0, &lethe.Error{Code: lethe.ECONFLICT, Err: err, Message: fmt.Sprintf(
+				"collection %s: foreign key %s refused the change: the role may not set session_replication_role, which keeps foreign keys out of the way while referencing columns are scrubbed; scrub as a superuser (or a role granted SET on it), or drop the foreign key on the copy",
+				pl.C.Path(), pe.ConstraintName)}
 		}
 		return 0, pl.Fail(ctx, "scrub rows", err)
 	}
@@ -78,24 +89,37 @@ func nativeKind(k lethe.ColumnKind) bool {
 	return false
 }
 
-func scrubCopy(ctx context.Context, conn *pgx.Conn, pl *sqlconn.ScrubPlan) (int64, error) {
+// scrubCopy scrubs the plan's range on conn in one transaction, and
+// reports whether session_replication_role could be set.
+func scrubCopy(ctx context.Context, conn *pgx.Conn, pl *sqlconn.ScrubPlan) (int64, bool, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	if _, err := tx.Exec(ctx, "SAVEPOINT lethe_role"); err != nil {
-		return 0, err
+		return 0, false, err
 	}
+	replica := true
 	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		replica = false
 		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lethe_role"); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 	if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT lethe_role"); err != nil {
-		return 0, err
+		return 0, replica, err
 	}
+	n, err := scrubBatches(ctx, tx, pl)
+	if err != nil {
+		return 0, replica, err
+	}
+	return n, replica, tx.Commit(ctx)
+}
 
+// scrubBatches streams the range through the cursor and writes it batch
+// by batch, in tx.
+func scrubBatches(ctx context.Context, tx pgx.Tx, pl *sqlconn.ScrubPlan) (int64, error) {
 	cols := []string{"k"}
 	var create, sel, set strings.Builder
 	create.WriteString("CREATE TEMP TABLE " + scrubTemp + " (k " + pl.Key.Cast)
@@ -190,7 +214,7 @@ func scrubCopy(ctx context.Context, conn *pgx.Conn, pl *sqlconn.ScrubPlan) (int6
 	if _, err := tx.Exec(ctx, "CLOSE lethe_scrub_rows"); err != nil {
 		return 0, err
 	}
-	return total, tx.Commit(ctx)
+	return total, nil
 }
 
 // Compact rewrites each table with VACUUM FULL: a new file holding only
