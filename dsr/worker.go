@@ -103,6 +103,7 @@ func (r *Requests) claimAndRun(ctx context.Context) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			defer r.nudge() // a slot is free: look for more work at once
 			defer func() { <-r.sem }()
 			r.process(ctx, req, nil, nil)
 		}()

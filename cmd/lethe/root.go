@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 	bench := newBenchCmd(g)
 	bench.AddCommand(newBenchDSRCmd(g))
 	bench.AddCommand(newBenchScrubCmd())
+	bench.AddCommand(newBenchRequestsCmd())
 	root.AddCommand(
 		newServeCmd(g),
 		newConsentCmd(g),
