@@ -3,6 +3,8 @@ package dsr_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,7 +73,7 @@ func (l *lifecycle) advance(d time.Duration) {
 	*l.clock = l.clock.Add(d)
 }
 
-func newLifecycle(t *testing.T, opts dsr.RequestsOptions) *lifecycle {
+func newLifecycle(t testing.TB, opts dsr.RequestsOptions) *lifecycle {
 	t.Helper()
 	ctx := context.Background()
 	e := newEstate(t)
@@ -374,4 +376,28 @@ func TestRequestPurgeKeepsRecordsTwoYears(t *testing.T) {
 	if _, err := l.reqs.Get(ctx, done.ID); lethe.ErrorCode(err) != lethe.ENOTFOUND {
 		t.Errorf("the record outlived its retention: %v", err)
 	}
+}
+
+// BenchmarkRequestLifecycle compares an access request run through the
+// lifecycle (recorded, sealed, leased, run, its outcome stored, the notice
+// queued, the package written) with the engine's Access alone, on the
+// three-engine test estate.
+func BenchmarkRequestLifecycle(b *testing.B) {
+	l := newLifecycle(b, dsr.RequestsOptions{})
+	ctx := context.Background()
+	b.Run("engine", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := l.reqs.Engine().Access(ctx, dsr.AccessParams{RequestID: fmt.Sprint("req_b", i), Identities: maxEmail}, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lifecycle", func(b *testing.B) {
+		for b.Loop() {
+			r, err := l.reqs.Create(ctx, dsr.CreateParams{Type: lethe.RequestAccess, Identities: maxEmail, Verified: true, Wait: true})
+			if err != nil || r.Status != lethe.RequestCompleted {
+				b.Fatal(r.Status, err)
+			}
+		}
+	})
 }

@@ -360,6 +360,9 @@ func (r *Requests) forgetExports(ctx context.Context, ref lethe.SubjectRef, acto
 	return n, nil
 }
 
+// Engine returns the engine the requests run on.
+func (r *Requests) Engine() *Engine { return r.opts.Engine }
+
 // Get returns a request. ENOTFOUND for an unknown id.
 func (r *Requests) Get(ctx context.Context, id string) (lethe.Request, error) {
 	return r.opts.Store.RequestGet(ctx, id)
