@@ -579,3 +579,39 @@ func TestScrubPostgresWithoutReplicaRole(t *testing.T) {
 		t.Errorf("%d of %d orders join after the scrub", n, orders)
 	}
 }
+
+// TestScrubRefusals: what is refused before anything is written, with a
+// message that names where.
+func TestScrubRefusals(t *testing.T) {
+	dsn, db, _ := sqliteCopy(t)
+	seed(t, db)
+	before := dump(t, db)
+	cases := []struct {
+		name    string
+		yaml    string
+		params  scrub.Params
+		code    lethe.Code
+		message string
+	}{
+		{"unknown datastore", dataMap("sqlite", dsn, true, ignoreRest), scrub.Params{Datastore: "prod", Confirm: "prod"}, lethe.ENOTFOUND, "datastore prod is not declared"},
+		{"bad default", dataMap("sqlite", dsn, true, ignoreRest), scrub.Params{Datastore: "copy", Confirm: "copy", Default: "zero"}, lethe.EINVALID, "null or blank"},
+		{"primary key", strings.Replace(dataMap("sqlite", dsn, true, ignoreRest), "          phone:", "          id: {category: online.identifier, erase: hmac}\n          phone:", 1),
+			scrub.Params{Datastore: "copy", Confirm: "copy"}, lethe.EINVALID, "collection customers: column id: is the primary key, which cannot be scrubbed in place"},
+		{"NOT NULL", strings.Replace(dataMap("sqlite", dsn, true, ignoreRest), "erase: hmac}", "erase: hmac, scrub: null}", 1),
+			scrub.Params{Datastore: "copy", Confirm: "copy"}, lethe.EINVALID, "collection customers: column email: null cannot be written to it"},
+		{"too long for the column", strings.Replace(dataMap("sqlite", dsn, true, ignoreRest), "erase: fake.phone}", "erase: fake.phone, scrub: \"fixed:" + strings.Repeat("x", 41) + "\"}", 1),
+			scrub.Params{Datastore: "copy", Confirm: "copy"}, lethe.EINVALID, "collection customers: column phone: fixed:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := newEngine(t, tc.yaml)
+			_, err := e.Run(context.Background(), tc.params)
+			if lethe.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("got %v, want %s with %q", err, tc.code, tc.message)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, dump(t, db)); diff != "" {
+		t.Errorf("a refused scrub changed the copy:\n%s", diff)
+	}
+}
