@@ -190,10 +190,12 @@ func checkDatastore(ctx context.Context, ds *lethe.Datastore, conns Connectors, 
 		if c.Hold != nil {
 			need(c.Hold.Since, "hold since")
 		}
+		checkRetention(ts, c, need, add)
 		for _, col := range c.Ignore {
 			need(col, "ignored")
 		}
-		anonymised := c.EraseActionOrDefault() == lethe.EraseAnonymise || c.Hold != nil && c.Hold.Then == lethe.EraseAnonymise
+		anonymised := c.EraseActionOrDefault() == lethe.EraseAnonymise || c.Hold != nil && c.Hold.Then == lethe.EraseAnonymise ||
+			c.Retention != nil && c.Retention.Action == lethe.EraseAnonymise
 		for _, name := range c.FieldNames() {
 			f := c.Fields[name]
 			need(name, "personal field")

@@ -62,7 +62,7 @@ type table struct {
 	group   group
 	columns []column
 	unique  []string // single-column unique constraints
-	indexed []string // columns with a plain index: every identity and reference column
+	indexed []string // columns with a plain index: every identity, reference and retention column
 	refs    []reference
 }
 
@@ -125,7 +125,7 @@ var tables = []*table{
 			{"id", kID, true}, {"user_id", kInt, false}, {"event", kText, true}, {"ip", kText, false},
 			{"user_agent", kText, false}, {"occurred_at", kTime, true},
 		},
-		indexed: []string{"user_id"},
+		indexed: []string{"user_id", "occurred_at"},
 	},
 	{
 		name: TableSupportTickets, group: groupSupport,
@@ -133,7 +133,7 @@ var tables = []*table{
 			{"id", kID, true}, {"user_id", kInt, false}, {"email", kText, true}, {"subject", kText, true},
 			{"body", kLongText, true}, {"created_at", kTime, true},
 		},
-		indexed: []string{"user_id", "email"},
+		indexed: []string{"user_id", "email", "created_at"},
 	},
 	{
 		name: TableSessions, group: groupSessions,
@@ -141,14 +141,14 @@ var tables = []*table{
 			{"id", kTokenID, true}, {"user_id", kInt, true}, {"ip", kText, false}, {"user_agent", kText, false},
 			{"created_at", kTime, true}, {"expires_at", kTime, true},
 		},
-		indexed: []string{"user_id"},
+		indexed: []string{"user_id", "expires_at"},
 	},
 	{
 		name: TableCarts, group: groupSessions,
 		columns: []column{
 			{"id", kID, true}, {"user_id", kInt, true}, {"sku", kText, true}, {"quantity", kInt, true}, {"added_at", kTime, true},
 		},
-		indexed: []string{"user_id"},
+		indexed: []string{"user_id", "added_at"},
 	},
 }
 
