@@ -13,6 +13,16 @@
 // every scope). A missing, unknown or revoked key
 // is 401 with WWW-Authenticate; a key without the scope is 403 naming it.
 //
+// The public intake is the exception (Options.Intake): POST /v1/requests
+// without an Authorization header is a person's own request, recorded
+// unverified with a code e-mailed to its one e-mail identity, and POST
+// /v1/requests/{id}/verify and /resend take no key. Those calls are rate
+// limited per client address (429 with Retry-After): the connection's peer,
+// or the right-most X-Forwarded-For hop that is not one of
+// Options.TrustedProxies when the peer is one. Their answers never repeat
+// an identity nor tell whether the person is known, and the client address
+// is not logged.
+//
 // Every error, including the router's 404 and 405, an over-long body (413,
 // over MaxBodyBytes) and a malformed one (400), is an RFC 9457 problem
 // (application/problem+json, type Problem) whose errors array names the

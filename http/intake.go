@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,11 +178,18 @@ type requestResendInput struct {
 // an extension member (RFC 9457 3.2) for a form to show.
 type verifyProblem struct {
 	*Problem
-	AttemptsLeft int `json:"attempts_left"`
+	// AttemptsLeft is a pointer so that 0 (locked) is shown, and a
+	// malformed code, which did not count, has none.
+	AttemptsLeft *int `json:"attempts_left,omitempty" doc:"After a wrong code: how many more tries it allows; at 0 it is locked: ask for a new one (/resend)."`
 }
 
 func (s *Server) registerIntake() {
+	wrongCode := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[verifyProblem](), true, "VerifyProblem")
 	huma.Register(s.api, s.public(huma.Operation{
+		Responses: map[string]*huma.Response{"422": {
+			Description: "A wrong code (attempts_left says how many tries the code has left), or a malformed one",
+			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: wrongCode}},
+		}},
 		OperationID: "request-verify", Method: http.MethodPost, Path: "/v1/requests/{id}/verify", Tags: []string{"requests"},
 		MaxBodyBytes: MaxBodyBytes + 1,
 		Summary:      "Verify a request with the e-mailed code",
@@ -224,7 +232,7 @@ func (s *Server) verifyRequest(ctx context.Context, in *requestVerifyInput) (*re
 		if fs := lethe.ErrorFields(err); len(fs) > 0 {
 			p.Detail = fs[0].Message
 		}
-		return nil, &verifyProblem{Problem: p, AttemptsLeft: checked.AttemptsLeft}
+		return nil, &verifyProblem{Problem: p, AttemptsLeft: &checked.AttemptsLeft}
 	default:
 		return nil, s.problemFor(ctx, err, inBody)
 	}

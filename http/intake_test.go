@@ -310,10 +310,12 @@ func TestPublicRequestRefusesBadInput(t *testing.T) {
 	e.noIdentityLeaked("a@example.com", "not-an-address")
 }
 
-func TestPublicRequestResend(t *testing.T) {
-	// No wait between codes, so that the second one is sent at once;
-	// the cooldown itself is pinned in package intake's tests.
-	e := newIntakeEnv(t, &lethe.RequestsConfig{Verification: &lethe.VerificationConfig{ResendAfter: lethe.Duration{Clock: time.Second}}}, false)
+func TestPublicRequestLockedCodeAndResend(t *testing.T) {
+	// Two tries per code and a short wait between codes, so that the test
+	// reaches a locked code and a second one at once; the cooldown's
+	// arithmetic is pinned in package intake's tests.
+	e := newIntakeEnv(t, &lethe.RequestsConfig{Verification: &lethe.VerificationConfig{
+		MaxAttempts: 2, ResendAfter: lethe.Duration{Clock: 2 * time.Second}}}, false)
 	email := "resend.me@example.com"
 	r := e.call("POST", "/v1/requests", "", "", `{"type": "erasure", "identities": {"email": "`+email+`"}}`)
 	if r.status != 202 {
@@ -322,13 +324,34 @@ func TestPublicRequestResend(t *testing.T) {
 	var created api.RequestResponse
 	json.Unmarshal(r.body, &created)
 	id := created.ID
-
 	// At once: the cooldown, 429 with Retry-After.
 	r = e.call("POST", "/v1/requests/"+id+"/resend", "", "", `{"email": "`+email+`"}`)
-	if p := decodeProblem(t, r); r.status != 429 || p.Code != lethe.ERATELIMITED || r.header.Get("Retry-After") != "1" {
+	if p := decodeProblem(t, r); r.status != 429 || p.Code != lethe.ERATELIMITED || (r.header.Get("Retry-After") != "1" && r.header.Get("Retry-After") != "2") {
 		t.Fatalf("resend at once: %d Retry-After %q %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
-	time.Sleep(1100 * time.Millisecond) // the resend wait of this config
+	e.sendMail()
+	first := e.codes(email)
+	if len(first) != 1 {
+		t.Fatalf("%d codes arrived, want 1", len(first))
+	}
+	wrong := "00000000"
+	if first[0] == wrong {
+		wrong = "11111111"
+	}
+
+	// Two wrong codes lock it: even the right one is refused then.
+	for left := 1; left >= 0; left-- {
+		r = e.call("POST", "/v1/requests/"+id+"/verify", "", "", `{"code": "`+wrong+`"}`)
+		if p := decodeProblem(t, r); r.status != 422 || p.AttemptsLeft == nil || *p.AttemptsLeft != left {
+			t.Fatalf("wrong code, %d left: %d %s", left, r.status, r.body)
+		}
+	}
+	r = e.call("POST", "/v1/requests/"+id+"/verify", "", "", `{"code": "`+first[0]+`"}`)
+	if p := decodeProblem(t, r); r.status != 409 || !strings.Contains(p.Detail, "locked") {
+		t.Fatalf("locked code: %d %s", r.status, r.body)
+	}
+
+	time.Sleep(2100 * time.Millisecond) // the resend wait of this config
 	// Another address, or an id that does not exist: the same 404.
 	r1 := e.call("POST", "/v1/requests/"+id+"/resend", "", "", `{"email": "someone.else@example.com"}`)
 	r2 := e.call("POST", "/v1/requests/req_nope/resend", "", "", `{"email": "`+email+`"}`)
@@ -336,21 +359,17 @@ func TestPublicRequestResend(t *testing.T) {
 	if r1.status != 404 || r2.status != 404 || p1.Detail != p2.Detail {
 		t.Fatalf("wrong address %d %s; unknown id %d %s", r1.status, r1.body, r2.status, r2.body)
 	}
+	// The address as the person types it this time.
 	r = e.call("POST", "/v1/requests/"+id+"/resend", "", "", `{"email": "`+strings.ToUpper(email)+`"}`)
-	if r.status != 202 {
+	var resent api.RequestResponse
+	json.Unmarshal(r.body, &resent)
+	if r.status != 202 || resent.Status != "unverified" || resent.CodeExpiresAt == nil {
 		t.Fatalf("resend: %d %s", r.status, r.body)
 	}
 	e.sendMail()
 	codes := e.codes(email)
 	if len(codes) != 2 {
 		t.Fatalf("%d codes arrived, want 2", len(codes))
-	}
-	// The first code was replaced by the second.
-	if codes[0] != codes[1] {
-		r = e.call("POST", "/v1/requests/"+id+"/verify", "", "", `{"code": "`+codes[0]+`"}`)
-		if r.status != 422 {
-			t.Fatalf("replaced code: %d %s", r.status, r.body)
-		}
 	}
 	r = e.call("POST", "/v1/requests/"+id+"/verify", "", "", `{"code": "`+codes[1]+`"}`)
 	if r.status != 200 {

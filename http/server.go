@@ -216,7 +216,8 @@ func (s *Server) humaConfig() huma.Config {
 				Title:   "Lethe API",
 				Version: s.opts.Version,
 				Description: "Lethe's consent ledger and tamper-evident audit log. " +
-					"Authenticate with `Authorization: Bearer lethe_...` (create keys with `lethe apikey create`). " +
+					"Authenticate with `Authorization: Bearer lethe_...` (create keys with `lethe apikey create`); " +
+					"a person's own data subject request (POST /v1/requests without a key, then /verify and /resend) takes none. " +
 					"Errors are RFC 9457 problem details (application/problem+json).",
 			},
 			Components: &huma.Components{
