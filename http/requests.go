@@ -86,8 +86,8 @@ func (s *Server) registerRequests() {
 		OperationID: "request-create", Method: http.MethodPost, Path: "/v1/requests", Tags: []string{"requests"},
 		DefaultStatus: http.StatusAccepted, MaxBodyBytes: MaxBodyBytes + 1,
 		Summary: "Make a data subject request",
-		Description: "With an API key, records the request verified and runs it at once, in the background: the answer is " +
-			"202 with the request; poll GET /v1/requests/{id} for the steps. An access or portability request produces a ZIP package " +
+		Description: "With an API key, records the request verified; the worker of lethe serve runs it at once, in the " +
+			"background (and resumes it after a crash): the answer is 202 with the request; poll GET /v1/requests/{id} for its outcome. An access or portability request produces a ZIP package " +
 			"at /v1/requests/{id}/export; an erasure deletes or anonymises the subject's rows everywhere the data map " +
 			"says, honours holds, verifies, shreds the subject's keys and stores its certificate in the result. " +
 			"The caller vouches for the requester's identity: give `requests:write` only to systems that verified it.\n\n" +

@@ -290,3 +290,71 @@ func TestRequestsMetricsCountOpenAndOverdue(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestsLifecycleOverTheAPI(t *testing.T) {
+	e := newRequestsEnv(t)
+	ctx := context.Background()
+	at := time.Now().AddDate(0, 0, -40)
+	for _, r := range []lethe.Request{
+		{ID: "req_old", Type: lethe.RequestErasure, Status: lethe.RequestVerified, SubjectRef: lethe.SubjectRef{1}, Actor: "cli", CreatedAt: at, UpdatedAt: at, DueAt: at.AddDate(0, 1, 0), ExtendedDueAt: at.AddDate(0, 3, 0), Jurisdiction: lethe.GDPR},
+		{ID: "req_new", Type: lethe.RequestAccess, Status: lethe.RequestUnverified, SubjectRef: lethe.SubjectRef{2}, Actor: "web", CreatedAt: time.Now(), UpdatedAt: time.Now(), DueAt: time.Now().AddDate(0, 0, 5), ExtendedDueAt: time.Now().AddDate(0, 2, 0), Jurisdiction: lethe.GDPR},
+	} {
+		if err := e.store.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(q string) []string {
+		t.Helper()
+		code, b := e.do("GET", "/v1/requests"+q, e.token, "")
+		if code != 200 {
+			t.Fatalf("list%s: %d %s", q, code, b)
+		}
+		var out struct{ Requests []api.RequestResponse }
+		json.Unmarshal(b, &out)
+		var ids []string
+		for _, r := range out.Requests {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	if got := list("?overdue=true"); len(got) != 1 || got[0] != "req_old" {
+		t.Errorf("overdue: %v", got)
+	}
+	if got := list("?due_within=7d"); len(got) != 1 || got[0] != "req_new" {
+		t.Errorf("due within 7d: %v", got)
+	}
+	if got := list("?status=unverified"); len(got) != 1 || got[0] != "req_new" {
+		t.Errorf("unverified: %v", got)
+	}
+	if code, b := e.do("GET", "/v1/requests?due_within=soon", e.token, ""); code != 422 || !strings.Contains(string(b), "query.due_within") {
+		t.Errorf("bad due_within: %d %s", code, b)
+	}
+	// Too late to extend the old one (past its first month); reject needs a reason.
+	if code, b := e.do("POST", "/v1/requests/req_old/extend", e.token, `{"reason": "complex"}`); code != 409 {
+		t.Errorf("extend after the first month: %d %s", code, b)
+	}
+	if code, b := e.do("POST", "/v1/requests/req_new/reject", e.token, `{"reason": ""}`); code != 422 || !strings.Contains(string(b), "body.reason") {
+		t.Errorf("reject without a reason: %d %s", code, b)
+	}
+	code, b := e.do("POST", "/v1/requests/req_new/extend", e.token, `{"reason": "twelve datastores"}`)
+	var ext api.RequestResponse
+	json.Unmarshal(b, &ext)
+	if code != 200 || ext.ExtendedAt == nil || ext.ExtensionReason != "twelve datastores" {
+		t.Errorf("extend: %d %s", code, b)
+	}
+	code, b = e.do("POST", "/v1/requests/req_new/reject", e.token, `{"reason": "identity not established"}`)
+	var rej api.RequestResponse
+	json.Unmarshal(b, &rej)
+	if code != 200 || rej.Status != "rejected" || rej.Reason != "identity not established" {
+		t.Errorf("reject: %d %s", code, b)
+	}
+	if code, _ := e.do("POST", "/v1/requests/req_new/cancel", e.token, `{}`); code != 409 {
+		t.Errorf("cancel a rejected request: %d", code)
+	}
+	if code, _ := e.do("POST", "/v1/requests/req_nope/retry", e.token, `{}`); code != 404 {
+		t.Errorf("retry unknown: %d", code)
+	}
+	if code, _ := e.do("POST", "/v1/requests/req_old/cancel", e.readers, `{}`); code != 403 {
+		t.Errorf("cancel with a consent:read key: %d", code)
+	}
+}

@@ -175,6 +175,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.registerConsent()
 	s.registerAudit()
 	s.registerRequests()
+	s.registerLifecycle()
 	s.registerIntake()
 	s.registerROPA()
 	if err := s.finishSpec(); err != nil {
