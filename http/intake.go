@@ -29,10 +29,12 @@ const publicActor = "web"
 
 var (
 	errNoIntake = lethe.Errorf(lethe.EUNAVAILABLE, "requests without an API key are not accepted by this server")
-	// errNotWaiting is the answer for an unknown request id and, on
-	// resend, for an address that is not the request's: the two are not
-	// told apart.
-	errNotWaiting = lethe.Errorf(lethe.ENOTFOUND, "no request waits for verification under this id (for this e-mail address); check the id, or make the request again")
+	// errNoCode is the answer to a code for a request that waits for none.
+	errNoCode = lethe.Errorf(lethe.ENOTFOUND, "no request waits for verification under this id; check the id, or make the request again")
+	// errNotWaiting is the answer to a resend for an unknown request id
+	// and for an address that is not the request's: the two are not told
+	// apart.
+	errNotWaiting = lethe.Errorf(lethe.ENOTFOUND, "no request made with this e-mail address waits for verification under this id; check both, or make the request again")
 )
 
 type clientAddrKey struct{}
@@ -224,7 +226,7 @@ func (s *Server) verifyRequest(ctx context.Context, in *requestVerifyInput) (*re
 	switch lethe.ErrorCode(err) {
 	case "":
 	case lethe.ENOTFOUND:
-		return nil, s.problemFor(ctx, errNotWaiting, nil)
+		return nil, s.problemFor(ctx, errNoCode, nil)
 	case lethe.EINVALID:
 		// The body's pattern refused malformed codes: this is a wrong one,
 		// and it counted.

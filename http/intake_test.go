@@ -30,7 +30,7 @@ import (
 // in-process server, the demo estate, the request worker, and a log that
 // the test reads back.
 type intakeEnv struct {
-	t     *testing.T
+	t     testing.TB
 	a     *app.App
 	url   string
 	token string // requests:read and requests:write
@@ -41,7 +41,7 @@ type intakeEnv struct {
 	bodies [][]byte
 }
 
-func newIntakeEnv(t *testing.T, requests *lethe.RequestsConfig, seed bool) *intakeEnv {
+func newIntakeEnv(t testing.TB, requests *lethe.RequestsConfig, seed bool) *intakeEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -455,6 +455,64 @@ func TestPublicRequestRateLimits(t *testing.T) {
 	})
 }
 
+// FuzzPublicIntake posts arbitrary bodies to the three public endpoints:
+// whatever the input, the answer is never a 5xx, an error is always a
+// problem, and no answer repeats what was sent. The seed corpus runs
+// under plain go test.
+func FuzzPublicIntake(f *testing.F) {
+	seeds := []struct {
+		endpoint uint8
+		body     string
+	}{
+		{0, `{"type": "access", "identities": {"email": "fuzz@example.com"}}`},
+		{0, `{"type": "rectification", "identities": {"email": "fuzz@example.com"}, "values": {"contact.address": "x"}}`},
+		{0, `{"type": "erasure", "identities": {"email": "fuzz@example.com", "phone": "+49 1"}}`},
+		{0, `{"type": "access", "identities": {"EMAIL": "fuzz@example.com"}}`},
+		{0, `{"type": "access", "identities": {"email": ""}}`},
+		{0, `{"type": "access", "identities": {"email": "\u0000@\ud800"}}`},
+		{1, `{"code": "1234 5678"}`}, {1, `{"code": "--------"}`}, {1, `{"code": 12345678}`}, {1, `{"code": "１２３４５６７８"}`},
+		{2, `{"email": "fuzz@example.com"}`}, {2, `{"email": "@"}`},
+		{0, `null`}, {1, `[]`}, {2, "\xff"}, {0, `{`},
+	}
+	for _, s := range seeds {
+		f.Add(s.endpoint, []byte(s.body))
+	}
+	e := newIntakeEnv(f, &lethe.RequestsConfig{RateLimits: &lethe.RateLimitsConfig{
+		PerClient: lethe.Rate{Limit: 1_000_000, Window: time.Hour}, PerIdentity: lethe.Rate{Limit: 1_000_000, Window: time.Hour}}}, false)
+	// One request to verify and resend against.
+	req, _ := http.NewRequest("POST", e.url+"/v1/requests", strings.NewReader(`{"type": "access", "identities": {"email": "fuzz@example.com"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var created api.RequestResponse
+	json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		f.Fatalf("POST: %d", resp.StatusCode)
+	}
+	paths := []string{"/v1/requests", "/v1/requests/" + created.ID + "/verify", "/v1/requests/" + created.ID + "/resend"}
+	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte) {
+		req, _ := http.NewRequest("POST", e.url+paths[int(endpoint)%len(paths)], bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		switch {
+		case resp.StatusCode >= 500:
+			t.Fatalf("status %d for %q: %s", resp.StatusCode, body, b)
+		case resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json":
+			t.Fatalf("status %d with Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		case bytes.Contains(b, []byte("fuzz@example.com")):
+			t.Fatalf("the answer repeats the address: %s", b)
+		}
+	})
+}
+
 func TestPublicEndpointsInOpenAPI(t *testing.T) {
 	srv, err := api.NewServer(api.Options{})
 	if err != nil {
@@ -497,7 +555,7 @@ type mailMessage struct {
 	data []byte
 }
 
-func startMailbox(t *testing.T) *mailbox {
+func startMailbox(t testing.TB) *mailbox {
 	t.Helper()
 	box := &mailbox{}
 	s := smtp.NewServer(box)
