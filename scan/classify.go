@@ -27,9 +27,9 @@ func (e Evidence) Ratio() float64 {
 // ColumnResult is what the classifier makes of one column's sample.
 type ColumnResult struct {
 	Kind Kind `json:"kind"`
-	// Detail narrows the kind: the national identifier (us.ssn, fr.nir,
-	// nl.bsn, es.dni, it.cf), or for free text what it contains (email,
-	// phone, ...).
+	// Detail narrows the kind: the national identifiers found (us.ssn,
+	// fr.nir, nl.bsn, es.dni, it.cf; comma-separated), or for free text
+	// the kinds it contains (email,phone...).
 	Detail string `json:"detail,omitempty"`
 	// Confidence is between 0 and 1: how sure the classifier is that the
 	// column holds this kind of personal data.
@@ -134,11 +134,14 @@ func (s *ColumnStats) base(k Kind, hinted bool) float64 {
 	case KindIBAN, KindCard, KindEmail:
 		return 0.98
 	case KindNationalID:
-		if s.majorNID() == nidUSSSN && !hinted {
+		only := func(id string) bool { return len(s.nids) == 1 && s.nids[id] > 0 }
+		switch {
+		case hinted:
+			return 0.95
+		case only(nidUSSSN):
 			return 0.8 // a format without a check digit
-		}
-		if s.majorNID() == nidNLBSN && !hinted {
-			return 0.85
+		case only(nidNLBSN):
+			return 0.85 // nine digits passing a check one in eleven pass
 		}
 		return 0.95
 	case KindIP:
@@ -166,14 +169,22 @@ func (s *ColumnStats) base(k Kind, hinted bool) float64 {
 	return 0.5
 }
 
-func (s *ColumnStats) majorNID() string {
-	best, n := "", 0
+// nidDetail names the identifiers found, sorted: those that make up at
+// least a tenth of the matches (chance matches of another format left
+// out).
+func (s *ColumnStats) nidDetail() string {
+	total := 0
+	for _, c := range s.nids {
+		total += c
+	}
+	var ids []string
 	for id, c := range s.nids {
-		if c > n || c == n && id < best {
-			best, n = id, c
+		if c*10 >= total {
+			ids = append(ids, id)
 		}
 	}
-	return best
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
 }
 
 // Sampled is how many non-null values were added.
@@ -235,7 +246,7 @@ func (s *ColumnStats) Result() (r ColumnResult, ok bool) {
 		best = ColumnResult{Kind: k, Confidence: conf, Evidence: ev, NameHint: hinted}
 		switch k {
 		case KindNationalID:
-			best.Detail = s.majorNID()
+			best.Detail = s.nidDetail()
 		case KindFreeText:
 			var in []string
 			for _, kk := range Kinds {

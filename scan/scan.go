@@ -351,9 +351,9 @@ func (s *scanner) table(ctx context.Context, ds *lethe.Datastore, sampler lethe.
 				}
 				cols[i] = get(name, kind, name)
 			}
-			cols[i].Add(v)
 			// Keys of a JSON object (a json column, a redis hash's
-			// fields) are columns of their own to the classifier.
+			// fields) are columns of their own to the classifier; the
+			// object itself is not prose.
 			if obj := jsonObject(v, kinds[name]); obj != nil {
 				for k, kv := range obj {
 					if !lethe.IsIdentifier(k) {
@@ -361,7 +361,9 @@ func (s *scanner) table(ctx context.Context, ds *lethe.Datastore, sampler lethe.
 					}
 					get(name+"."+k, lethe.KindText, k).Add(scalar(kv))
 				}
+				continue
 			}
+			cols[i].Add(v)
 		}
 		return nil
 	})
@@ -411,7 +413,7 @@ func (s *scanner) table(ctx context.Context, ds *lethe.Datastore, sampler lethe.
 // text (a redis hash's fields, a json column), else nil.
 func jsonObject(v any, kind lethe.ColumnKind) map[string]any {
 	s, ok := v.(string)
-	if !ok || len(s) < 2 || s[0] != '{' || kind != lethe.KindJSON && kind != lethe.KindText && kind != "" {
+	if !ok || len(s) < 2 || s[0] != '{' || kind != lethe.KindJSON && kind != lethe.KindText && kind != lethe.KindOther && kind != "" {
 		return nil
 	}
 	var obj map[string]any

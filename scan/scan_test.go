@@ -79,7 +79,7 @@ func (d sqlDB) load(t *testing.T) []string {
 		}
 	}
 	exec("CREATE TABLE customers (" + strings.Join(ddl, ", ") + ")")
-	exec("CREATE TABLE newsletter (id bigint primary key, address varchar(200), signed_up_at timestamp)")
+	exec("CREATE TABLE newsletter (id bigint primary key, address varchar(200), signed_up_at timestamp, prefs json)")
 	var secrets []string
 	marks := make([]string, len(customerColumns)+1)
 	for i := range marks {
@@ -104,7 +104,9 @@ func (d sqlDB) load(t *testing.T) []string {
 		exec(insert, args...)
 		addr := fmt.Sprintf("reader%d@mail%d.example.org", i, i%7)
 		secrets = append(secrets, addr)
-		exec("INSERT INTO newsletter (id, address, signed_up_at) VALUES ("+d.marker(1)+", "+d.marker(2)+", "+d.marker(3)+")", int64(i+1), addr, "2024-03-01 10:00:00")
+		phone := rows[i][idx["mobile"]].(string)
+		prefs := fmt.Sprintf(`{"lang": "en", "sms": %q, "weekly": true}`, phone)
+		exec("INSERT INTO newsletter (id, address, signed_up_at, prefs) VALUES ("+d.marker(1)+", "+d.marker(2)+", "+d.marker(3)+", "+d.marker(4)+")", int64(i+1), addr, "2024-03-01 10:00:00", prefs)
 	}
 	return secrets
 }
@@ -185,6 +187,7 @@ func TestScanSQL(t *testing.T) {
 				"customers.payout_account": {scan.KindIBAN, scan.StatusUndeclared},
 				"customers.tax_ref":        {scan.KindNationalID, scan.StatusUndeclared},
 				"newsletter.address":       {scan.KindEmail, scan.StatusUndeclared},
+				"newsletter.prefs.sms":     {scan.KindPhone, scan.StatusUndeclared}, // a key of a json column
 			}
 			for _, f := range rep.Findings {
 				at := f.Collection + "." + f.Column
@@ -214,8 +217,11 @@ func TestScanSQL(t *testing.T) {
 			if rep.Ignored != 1 { // last_ip: sku holds no personal data
 				t.Errorf("ignored %d, want 1 (last_ip)", rep.Ignored)
 			}
-			if rep.Undeclared != 4 || rep.Mismatched != 1 {
-				t.Errorf("undeclared %d, mismatched %d; want 4 and 1", rep.Undeclared, rep.Mismatched)
+			if rep.Undeclared != 5 || rep.Mismatched != 1 {
+				t.Errorf("undeclared %d, mismatched %d; want 5 and 1", rep.Undeclared, rep.Mismatched)
+			}
+			if f, _ := finding(rep, "newsletter", "prefs.sms"); f.Field != "prefs" || f.JSONColumn != "prefs" {
+				t.Errorf("newsletter.prefs.sms: field %q in json column %q, want the whole column prefs declared", f.Field, f.JSONColumn)
 			}
 			for _, tr := range rep.Datastores[0].Tables {
 				if tr.Error != "" || tr.Rows != 100 {
@@ -250,6 +256,9 @@ func TestScanSQL(t *testing.T) {
 			colls := doc.Datastores["shop"].Collections
 			if f := colls["customers"].Fields["mobile"]; f == nil || f.Category != "contact.phone" || f.Erase != "fake.phone" {
 				t.Errorf("proposal for customers.mobile: %+v\n%s", f, b.String())
+			}
+			if f := colls["newsletter"].Fields["prefs"]; f == nil || f.Category != "contact.phone" {
+				t.Errorf("proposal for newsletter.prefs: %+v\n%s", f, b.String())
 			}
 			if f := colls["newsletter"].Fields["address"]; f == nil || f.Category != "contact.email" {
 				t.Errorf("proposal for newsletter.address: %+v\n%s", f, b.String())
