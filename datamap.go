@@ -227,6 +227,19 @@ type RetentionRule struct {
 	// Where narrows the rule to the rows that match it all (e.g. only
 	// closed accounts). Defaults to every row.
 	Where []RetentionFilter `yaml:"where,omitempty" json:"where,omitempty"`
+	// Warn e-mails each person whose row is about to go, Before ahead,
+	// once per row and inactivity. Defaults to no warning.
+	Warn *RetentionWarning `yaml:"warn,omitempty" json:"warn,omitempty"`
+}
+
+// RetentionWarning is the notice a retention rule sends before it deletes
+// or anonymises a row (e.g. accounts inactive three years are told 14
+// days before).
+type RetentionWarning struct {
+	// Before is how long before the row's limit the notice goes out.
+	Before Duration `yaml:"before" json:"before"`
+	// Email is the column that holds the person's e-mail address.
+	Email string `yaml:"email" json:"email"`
 }
 
 // RetentionFilter is one condition of a retention rule: Column equals

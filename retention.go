@@ -29,6 +29,10 @@ type RetentionSelection struct {
 	Collection *Collection
 	// Before are ANDed; a row whose column is NULL is not covered.
 	Before []Cutoff
+	// NotBefore, when set, keeps only rows whose column is not older than
+	// its time (a row that is, or NULL, is not covered): the lower end of
+	// the window of rows about to reach their limit.
+	NotBefore *Cutoff
 	// Where are the rule's conditions, ANDed.
 	Where []RetentionFilter
 	// Pending, when set, keeps only rows where at least one column

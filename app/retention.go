@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
+
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/mail"
 	"github.com/lethe-privacy/lethe/retention"
 )
 
@@ -17,8 +20,31 @@ func (a *App) Retention(actor string) (*retention.Engine, error) {
 	masks := &maskCache{key: a.maskKey, m: map[string]lethe.Mask{}}
 	return retention.New(retention.Options{
 		Config: a.Config, Connectors: a.Datastores, Masks: masks.get, Audit: a.Audit,
-		Actor: actor, BatchSize: batch, Clock: a.clock, Logger: a.log,
+		Actor: actor, BatchSize: batch, Clock: a.clock, Logger: a.log, Notifier: retentionNotifier{a},
 	})
+}
+
+// retentionNotifier queues the notices of rules with warn: in the mail
+// outbox, sealed with the subject's key like every other notice; the
+// outbox refuses a second message with the same id, which keeps each
+// person to one notice per inactivity.
+type retentionNotifier struct{ a *App }
+
+func (n retentionNotifier) RetentionWarning(ctx context.Context, w retention.Warning) (bool, error) {
+	ref, err := n.a.Keyring.SubjectRef(lethe.Identity{Type: lethe.IdentityEmail, Value: w.Email})
+	if err != nil {
+		return false, err
+	}
+	action := "deleted"
+	if w.Action == lethe.EraseAnonymise {
+		action = "anonymised"
+	}
+	data := map[string]any{"date": w.At.Format("2 January 2006"), "action": action, "controller": n.a.Config.Controller.Name}
+	err = n.a.Outbox.EnqueueID(ctx, w.ID, ref, w.Email, mail.TemplateRetentionWarning, data)
+	if lethe.ErrorCode(err) == lethe.ECONFLICT {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // RetentionScheduler returns the daily retention run of `lethe serve`,

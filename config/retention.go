@@ -42,6 +42,9 @@ func (m *dataMap) checkPurposesAndRetention(d *lethe.Datastore, c *lethe.Collect
 		return
 	}
 	m.identifier(rat+".column", r.Column)
+	if r.Warn != nil {
+		m.identifier(rat+".warn.email", r.Warn.Email)
+	}
 	if r.MaxAge.IsZero() && !p.covered(rat+".max_age") && longest.IsZero() {
 		p.add(rat+".max_age", p.lineOf(rat), "is required: give max_age, or list purposes with a retention under the collection's purposes:")
 	}

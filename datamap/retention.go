@@ -12,6 +12,9 @@ func checkRetention(ts lethe.TableSchema, c *lethe.Collection, need func(col, ro
 		return
 	}
 	need(r.Column, "retention")
+	if r.Warn != nil {
+		need(r.Warn.Email, "retention warning e-mail")
+	}
 	for _, f := range r.Where {
 		need(f.Column, "retention condition")
 	}

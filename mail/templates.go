@@ -21,6 +21,7 @@ const (
 	TemplateRequestRejected    = "request_rejected"    // data: request_id, request_type, reason; supervisory_authority, controller optional
 	TemplateRequestExtended    = "request_extended"    // data: request_id, request_type, due_date, reason; controller optional
 	TemplateRestrictionLifting = "restriction_lifting" // data: request_id, lift_date; reason, controller optional
+	TemplateRetentionWarning   = "retention_warning"   // data: date, action; controller optional
 )
 
 // required lists the data each template cannot do without.
@@ -31,6 +32,7 @@ var required = map[string][]string{
 	TemplateRequestRejected:    {"request_id", "request_type", "reason"},
 	TemplateRequestExtended:    {"request_id", "request_type", "due_date", "reason"},
 	TemplateRestrictionLifting: {"request_id", "lift_date"},
+	TemplateRetentionWarning:   {"date", "action"},
 }
 
 //go:embed templates/*.txt

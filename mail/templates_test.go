@@ -30,6 +30,8 @@ func TestTemplatesRender(t *testing.T) {
 			"We cannot act on your request req_2", []string{"we could not verify your identity", "lodge a complaint", "supervisory authority (the CNIL)", "judicial remedy", "Art. 12(4)"}, []string{"<no value>"}},
 		{mail.TemplateRequestExtended, map[string]any{"request_id": "req_4", "request_type": "access", "due_date": "2027-03-02", "reason": "the request covers twelve systems"},
 			"We need more time for your request req_4", []string{"access request (req_4)", "twelve systems", "2027-03-02 at the latest"}, []string{"<no value>"}},
+		{mail.TemplateRetentionWarning, map[string]any{"date": "16 December 2026", "action": "deleted"},
+			"Your personal data will be deleted on 16 December 2026", []string{"Art. 5(1)(e)", "sign in before that date"}, []string{"<no value>"}},
 		{mail.TemplateRestrictionLifting, map[string]any{"request_id": "req_3", "lift_date": "1 March 2027"},
 			"The restriction on your personal data will be lifted (req_3)", []string{"lifted on 1 March 2027", "Art. 18(3)"}, []string{"<no value>", "The reason"}},
 	}

@@ -46,6 +46,9 @@ type Options struct {
 	Clock lethe.Clock
 	// Logger defaults to slog.Default(). Nothing personal is logged.
 	Logger *slog.Logger
+	// Notifier sends the notices of rules with warn:. Without it those
+	// rules run without notices.
+	Notifier Notifier
 }
 
 // Engine plans and runs retention. It is safe for concurrent use, but two
@@ -106,6 +109,7 @@ type Plan struct {
 
 // rule is a collection's retention rule resolved at one instant.
 type rule struct {
+	now    time.Time
 	c      *lethe.Collection
 	plan   CollectionPlan
 	sel    lethe.RetentionSelection
@@ -123,7 +127,7 @@ func (e *Engine) rules(ctx context.Context, now time.Time, only []string) []*rul
 		if c.Retention == nil || (len(only) > 0 && !slices.Contains(only, c.Datastore)) {
 			continue
 		}
-		r := &rule{c: c}
+		r := &rule{c: c, now: now}
 		r.plan = CollectionPlan{Collection: c.Path(), Column: c.Retention.Column}
 		if err := e.resolve(ctx, r, now); err != nil {
 			r.plan.Error = lethe.ErrorMessage(err)
@@ -261,6 +265,10 @@ type CollectionResult struct {
 	// run held its locks.
 	MaxLock  time.Duration `json:"max_lock"`
 	Duration time.Duration `json:"duration"`
+	// Warned is how many notices of rows about to go were queued
+	// (warn:); WarnFailed how many rows had no usable address.
+	Warned     int64 `json:"warned,omitempty"`
+	WarnFailed int64 `json:"warn_failed,omitempty"`
 }
 
 // RetentionRun is the result of a run.
@@ -326,6 +334,11 @@ func (e *Engine) runRule(ctx context.Context, r *rule, p RunParams, res *Collect
 	if !n.Oldest.IsZero() {
 		o := n.Oldest
 		res.Oldest = &o
+	}
+	if !p.DryRun && r.c.Retention.Warn != nil && e.opts.Notifier != nil {
+		if err := e.warn(ctx, r, res); err != nil {
+			return fmt.Errorf("warn of rows about to go: %w", err)
+		}
 	}
 	if p.DryRun || n.Rows == 0 {
 		return nil
@@ -399,6 +412,9 @@ func auditRecord(actor string, run *RetentionRun) lethe.AuditRecord {
 			v += " (failed)"
 		}
 		d[c.Collection] = v
+		if c.Warned > 0 || c.WarnFailed > 0 {
+			d[c.Collection+".warned"] = strconv.FormatInt(c.Warned, 10)
+		}
 	}
 	return lethe.AuditRecord{Actor: actor, Action: "retention.run", Object: run.StartedAt.Format(time.RFC3339), Details: d}
 }

@@ -364,3 +364,73 @@ func TestDailyAt(t *testing.T) {
 		t.Errorf("25:00: %v, want EINVALID", err)
 	}
 }
+
+// notices collects the warnings a run sends.
+type notices struct {
+	mu  sync.Mutex
+	got []retention.Warning
+}
+
+func (n *notices) RetentionWarning(_ context.Context, w retention.Warning) (bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, w)
+	return true, nil
+}
+
+func TestWarnWindow(t *testing.T) {
+	for name, mk := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := mk(t)
+			tt := timeType(e.driver)
+			e.exec(t, "CREATE TABLE members (id BIGINT PRIMARY KEY, email VARCHAR(255) NOT NULL, seen "+tt+" NULL)")
+			for id, days := range map[int]int{1: 40, 2: 25, 3: 21, 4: 10, 5: 0} { // days past 3 years ago: 1 is past the limit
+				e.exec(t, "INSERT INTO members (id, email, seen) VALUES (?, ?, ?)", id, fmt.Sprintf("m%d@example.com", id), e.ts(now.AddDate(-3, 0, 30-days)))
+			}
+			e.exec(t, "INSERT INTO members (id, email, seen) VALUES (6, 'm6@example.com', NULL)")
+			cfg := fmt.Sprintf(`
+controller: {name: Shop}
+purposes: [{id: accounts, lawful_basis: contract}]
+datastores:
+  shop:
+    driver: %s
+    dsn: %q
+    collections:
+      members:
+        identities: {email: email}
+        fields: {email: {category: contact.email}}
+        retention: {column: seen, max_age: 3y, warn: {before: 14d, email: email}}
+`, e.driver, e.dsn)
+			parsed, err := config.Parse([]byte(cfg), "lethe.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := connector.NewSet(parsed.Datastores, connector.Options{})
+			defer set.Close()
+			n := &notices{}
+			eng, _ := retention.New(retention.Options{Config: parsed, Connectors: set, Clock: fixedClock{}, Notifier: n})
+			run, err := eng.Run(context.Background(), retention.RunParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// seen = now - 3y + (30 - days): 1 (-10d) is past the limit,
+			// 2 (+5d) and 3 (+9d) are within 14 days of it, 4 (+20d) and
+			// 5 (+30d) are not yet.
+			var emails []string
+			for _, w := range n.got {
+				emails = append(emails, w.Email)
+				if w.ID == "" || strings.Contains(w.ID, "@") || w.At.Before(now) {
+					t.Errorf("notice %+v: id must be set and impersonal, the date ahead", w)
+				}
+			}
+			slices.Sort(emails)
+			if !slices.Equal(emails, []string{"m2@example.com", "m3@example.com"}) {
+				t.Errorf("warned %v, want m2 and m3", emails)
+			}
+			if c := run.Collections[0]; c.Warned != 2 || c.Done != 1 {
+				t.Errorf("run: warned %d, done %d; want 2 and 1", c.Warned, c.Done)
+			}
+		})
+	}
+}

@@ -43,6 +43,18 @@ func (e *Engine) retentionWhere(ctx context.Context, sel lethe.RetentionSelectio
 		}
 		preds = append(preds, q+" IS NOT NULL AND "+pred)
 	}
+	if nb := sel.NotBefore; nb != nil {
+		col, err := e.column(c, t, nb.Column)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		q := e.d.QuoteIdent(col.Name)
+		pred, err := e.d.Before(col, q, nb.Time, p)
+		if err != nil {
+			return nil, nil, "", lethe.Errorf(lethe.EINVALID, "collection %s: %s", collName(c), lethe.ErrorMessage(err))
+		}
+		preds = append(preds, q+" IS NOT NULL AND NOT ("+pred+")")
+	}
 	for _, f := range sel.Where {
 		col, err := e.column(c, t, f.Column)
 		if err != nil {
