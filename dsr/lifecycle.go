@@ -27,6 +27,9 @@ func (r *Requests) Verify(ctx context.Context, id, actor string) (lethe.Request,
 	if err := r.transition(ctx, &req, []lethe.RequestStatus{lethe.RequestUnverified}, actor, "request.verified", nil); err != nil {
 		return req, err
 	}
+	if ids, _, err := r.openRequest(ctx, req); err == nil {
+		r.notify(ctx, req, ids, "received", mail.TemplateRequestReceived, map[string]any{"due_date": r.dueDate(req.DueAt)})
+	}
 	r.nudge()
 	return req, nil
 }

@@ -157,6 +157,9 @@ func TestRequestLifecycleFromIntakeToCompletion(t *testing.T) {
 	if claimed, _ := l.store.RequestClaim(ctx, l.now(), l.now().Add(time.Minute), 10); len(claimed) != 0 {
 		t.Fatalf("a worker claimed an unverified request")
 	}
+	if len(l.notices.templates()) != 0 {
+		t.Errorf("notices before the verification: %v; the person gets the code only", l.notices.templates())
+	}
 	if _, err := l.reqs.Verify(ctx, req.ID, "web"); err != nil {
 		t.Fatal(err)
 	}

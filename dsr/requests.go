@@ -225,7 +225,12 @@ func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, e
 	}); err != nil {
 		return req, err
 	}
-	r.notify(ctx, req, p.Identities, "received", mail.TemplateRequestReceived, map[string]any{"due_date": r.dueDate(req.DueAt)})
+	if p.Verified {
+		// An unverified request's receipt waits for the verification: until
+		// then anyone could have typed the address, and the person gets the
+		// code only.
+		r.notify(ctx, req, p.Identities, "received", mail.TemplateRequestReceived, map[string]any{"due_date": r.dueDate(req.DueAt)})
+	}
 	if p.Wait && p.Verified {
 		return r.runNow(ctx, req, p.Identities, p.Values)
 	}
