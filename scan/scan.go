@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -202,13 +203,26 @@ func Run(ctx context.Context, cfg *lethe.Config, conns Connectors, opts Options)
 		minConf:  minConf,
 		strategy: opts.Strategy,
 	}
+	// Datastores are scanned concurrently (each is its own server);
+	// the tables of one datastore one after the other, so that a scan
+	// never takes more than one connection from a production database.
 	rep := &Report{Sample: size, Findings: []Finding{}}
-	for _, name := range names {
-		dr := s.datastore(ctx, cfg.Datastores[name], conns, rep)
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rep.Datastores = append(rep.Datastores, dr)
+	parts := make([]*Report, len(names))
+	rep.Datastores = make([]DatastoreReport, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		parts[i] = &Report{}
+		wg.Go(func() {
+			rep.Datastores[i] = s.datastore(ctx, cfg.Datastores[name], conns, parts[i])
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		rep.Findings = append(rep.Findings, p.Findings...)
+		rep.Ignored += p.Ignored
 	}
 	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
 		return strings.Compare(a.Datastore+"\x00"+a.Collection+"\x00"+a.Column, b.Datastore+"\x00"+b.Collection+"\x00"+b.Column)
@@ -313,6 +327,10 @@ func (s *scanner) datastore(ctx context.Context, ds *lethe.Datastore, conns Conn
 	return dr
 }
 
+// maxColumns bounds the columns classified per table, JSON keys
+// included, so that memory stays bounded by the sample whatever the data.
+const maxColumns = 1000
+
 type tableFindings struct {
 	findings []Finding
 	ignored  int
@@ -359,7 +377,11 @@ func (s *scanner) table(ctx context.Context, ds *lethe.Datastore, sampler lethe.
 					if !lethe.IsIdentifier(k) {
 						continue
 					}
-					get(name+"."+k, lethe.KindText, k).Add(scalar(kv))
+					key := name + "." + k
+					if stats[key] == nil && len(stats) >= maxColumns {
+						continue // a JSON column with ever-new keys: bounded
+					}
+					get(key, lethe.KindText, k).Add(scalar(kv))
 				}
 				continue
 			}

@@ -349,3 +349,37 @@ func TestScanUnsupportedDriver(t *testing.T) {
 		t.Errorf("sample too large: %v, want EINVALID", err)
 	}
 }
+
+// TestScanSeveralDatastores: datastores are scanned concurrently, each
+// reported under its own name, and one that cannot be reached does not
+// stop the others.
+func TestScanSeveralDatastores(t *testing.T) {
+	t.Parallel()
+	a, b := sqliteDB(t), sqliteDB(t)
+	a.load(t)
+	b.load(t)
+	cfg := dataMap(lethe.DriverSQLite, a.dsn)
+	other := dataMap(lethe.DriverSQLite, b.dsn).Datastores["shop"]
+	other.Name = "copy"
+	for _, c := range other.Collections {
+		c.Datastore = "copy"
+	}
+	cfg.Datastores["copy"] = other
+	cfg.Datastores["gone"] = &lethe.Datastore{Name: "gone", Driver: lethe.DriverSQLite, DSN: filepath.Join(t.TempDir(), "missing.db")}
+	set := connector.NewSet(cfg.Datastores, connector.Options{})
+	defer set.Close()
+	rep, err := scan.Run(context.Background(), cfg, set, scan.Options{Sample: 50, Now: scan.LabelledNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, f := range rep.Findings {
+		per[f.Datastore]++
+	}
+	if per["shop"] != per["copy"] || per["shop"] < 8 {
+		t.Errorf("findings per datastore %v, want the same 8 or more in shop and copy", per)
+	}
+	if len(rep.Datastores) != 3 || rep.Datastores[1].Name != "gone" || rep.Datastores[1].Error == "" || rep.Err() == nil {
+		t.Errorf("datastores %+v, want copy, gone (with an error), shop", rep.Datastores)
+	}
+}
