@@ -19,6 +19,12 @@ type RetentionSource interface {
 	// selection covers, in ascending key order, after the key after (from
 	// the first when after is nil). Keys are as Find returns them.
 	RetentionKeys(ctx context.Context, sel RetentionSelection, after any, limit int) ([]any, error)
+	// RetentionDelete deletes, in one statement and a transaction of its
+	// own, the rows the selection covers whose primary key lies in the
+	// range (after, upTo] (from the first when after is nil), and returns
+	// how many it deleted. The selection is evaluated in the statement, so
+	// a row that changed since its key was read is judged as it is now.
+	RetentionDelete(ctx context.Context, sel RetentionSelection, after, upTo any) (int64, error)
 }
 
 // RetentionSelection is the rows of one collection a retention rule

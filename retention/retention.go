@@ -358,7 +358,26 @@ func (e *Engine) runRule(ctx context.Context, r *rule, p RunParams, res *Collect
 		if len(keys) == 0 {
 			return nil
 		}
+		from := after
 		after = keys[len(keys)-1]
+		if res.Action == lethe.EraseDelete {
+			// A delete needs no values from the rows: one statement per
+			// key range, judged again as the rows are now.
+			t0 := time.Now()
+			n, err := r.src.RetentionDelete(ctx, r.sel, from, after)
+			lock := time.Since(t0)
+			if err != nil {
+				return err
+			}
+			res.Batches++
+			res.MaxLock = max(res.MaxLock, lock)
+			res.Done += n
+			e.progress(p, res, start)
+			if len(keys) < e.opts.BatchSize {
+				return nil
+			}
+			continue
+		}
 		step := lethe.EraseStep{
 			Collection: r.c, Action: res.Action, Masks: r.masks,
 			Matches: []lethe.Match{{Column: pk, Values: keys}},
@@ -377,21 +396,27 @@ func (e *Engine) runRule(ctx context.Context, r *rule, p RunParams, res *Collect
 		if len(out) > 0 {
 			res.Done += out[0].Rows
 		}
-		if p.Progress != nil {
-			elapsed := time.Since(start).Seconds()
-			pr := Progress{Collection: res.Collection, Done: res.Done, Total: res.Rows}
-			if elapsed > 0 {
-				pr.Rate = float64(res.Done) / elapsed
-			}
-			if pr.Rate > 0 && res.Rows > res.Done {
-				pr.Remaining = time.Duration(float64(res.Rows-res.Done) / pr.Rate * float64(time.Second))
-			}
-			p.Progress(pr)
-		}
+		e.progress(p, res, start)
 		if len(keys) < e.opts.BatchSize {
 			return nil
 		}
 	}
+}
+
+// progress reports a collection's progress after a batch.
+func (e *Engine) progress(p RunParams, res *CollectionResult, start time.Time) {
+	if p.Progress == nil {
+		return
+	}
+	elapsed := time.Since(start).Seconds()
+	pr := Progress{Collection: res.Collection, Done: res.Done, Total: res.Rows}
+	if elapsed > 0 {
+		pr.Rate = float64(res.Done) / elapsed
+	}
+	if pr.Rate > 0 && res.Rows > res.Done {
+		pr.Remaining = time.Duration(float64(res.Rows-res.Done) / pr.Rate * float64(time.Second))
+	}
+	p.Progress(pr)
 }
 
 // auditRecord is the run's audit entry: counts per collection, never a

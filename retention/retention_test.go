@@ -146,7 +146,7 @@ func (a *auditLog) Append(_ context.Context, recs ...lethe.AuditRecord) ([]lethe
 	return nil, nil
 }
 
-func newEngine(t *testing.T, e estate, collections string, batch int, audit retention.Auditor) (*retention.Engine, *connector.Set) {
+func newEngine(t testing.TB, e estate, collections string, batch int, audit retention.Auditor) (*retention.Engine, *connector.Set) {
 	t.Helper()
 	src := fmt.Sprintf(`
 controller: {name: Shop}

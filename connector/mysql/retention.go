@@ -18,3 +18,8 @@ func (c *Connector) RetentionCount(ctx context.Context, sel lethe.RetentionSelec
 func (c *Connector) RetentionKeys(ctx context.Context, sel lethe.RetentionSelection, after any, limit int) ([]any, error) {
 	return c.e.RetentionKeys(ctx, sel, after, limit)
 }
+
+// RetentionDelete deletes the covered rows of one primary key range.
+func (c *Connector) RetentionDelete(ctx context.Context, sel lethe.RetentionSelection, after, upTo any) (int64, error) {
+	return c.e.RetentionDelete(ctx, sel, after, upTo)
+}

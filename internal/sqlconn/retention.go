@@ -179,6 +179,49 @@ func (e *Engine) RetentionKeys(ctx context.Context, sel lethe.RetentionSelection
 	return keys, nil
 }
 
+// RetentionDelete deletes the covered rows of one primary key range with
+// one statement: no list of keys is sent, and the statement's locks are
+// those of the range's rows.
+func (e *Engine) RetentionDelete(ctx context.Context, sel lethe.RetentionSelection, after, upTo any) (int64, error) {
+	p := &Params{d: e.d}
+	t, _, where, err := e.retentionWhere(ctx, sel, p)
+	if err != nil {
+		return 0, err
+	}
+	c := sel.Collection
+	pk, err := e.column(c, t, c.PrimaryKeyColumn())
+	if err != nil {
+		return 0, err
+	}
+	qpk := e.d.QuoteIdent(pk.Name)
+	bound := func(v any) (string, error) {
+		cv, ok := Coerce(pk.Kind, v)
+		if !ok || cv == nil {
+			return "", lethe.Errorf(lethe.EINVALID, "collection %s: a key range bound is not of the primary key's type", collName(c))
+		}
+		return p.Add(cv), nil
+	}
+	var b strings.Builder
+	b.WriteString("DELETE FROM " + t.quoted + " WHERE " + where)
+	if after != nil {
+		m, err := bound(after)
+		if err != nil {
+			return 0, err
+		}
+		b.WriteString(" AND " + qpk + " > " + m)
+	}
+	m, err := bound(upTo)
+	if err != nil {
+		return 0, err
+	}
+	b.WriteString(" AND " + qpk + " <= " + m)
+	n, err := e.exec(ctx, e.db, b.String(), p.args)
+	if err != nil {
+		return 0, e.fail(ctx, "delete rows past retention", c, err)
+	}
+	return n, nil
+}
+
 // asTime reads the oldest age as the drivers return it: a time, SQLite's
 // text in one of its usual layouts, or Unix seconds.
 func asTime(v any) time.Time {
