@@ -97,6 +97,10 @@ type Params struct {
 	NoCompact bool
 	// DryRun plans and checks, counts the rows, and changes nothing.
 	DryRun bool
+	// CompactOnly skips the masking and only rewrites the storage: for a
+	// scrub whose compaction failed (another session held an old
+	// snapshot). Running the whole scrub again would mask masked values.
+	CompactOnly bool
 	// Workers is how many ranges are scrubbed at once, across tables and
 	// across key ranges of one table. Defaults to GOMAXPROCS.
 	Workers int
@@ -200,6 +204,16 @@ func (e *Engine) Run(ctx context.Context, p Params) (*Report, error) {
 	if !ok {
 		return nil, lethe.Errorf(lethe.EINVALID, "datastore %s: its connector (%s) cannot scrub; lethe scrub rewrites postgres, mysql and sqlite databases", ds.Name, ds.Driver)
 	}
+	if p.CompactOnly {
+		colls := make([]*lethe.Collection, 0, len(ds.Collections))
+		for _, name := range ds.CollectionNames() {
+			colls = append(colls, ds.Collections[name])
+		}
+		if err := sc.Compact(ctx, colls); err != nil {
+			return nil, fmt.Errorf("compact %s: %w", ds.Name, err)
+		}
+		return &Report{Datastore: ds.Name, Compacted: true, Elapsed: time.Since(start)}, nil
+	}
 	plans, warnings, err := e.plan(ctx, ds, conn, p)
 	if err != nil {
 		return nil, err
@@ -225,7 +239,7 @@ func (e *Engine) Run(ctx context.Context, p Params) (*Report, error) {
 				colls[i] = pl.c
 			}
 			if err := sc.Compact(ctx, colls); err != nil {
-				return nil, fmt.Errorf("scrub %s: the fields are masked, but compacting the storage failed (originals may remain in the files): %w", ds.Name, err)
+				return nil, fmt.Errorf("scrub %s: the fields are masked, but compacting the storage failed (originals may remain in the files; fix the cause and run again with --compact-only): %w", ds.Name, err)
 			}
 			rep.Compacted = true
 		}

@@ -599,7 +599,7 @@ func TestScrubRefusals(t *testing.T) {
 			scrub.Params{Datastore: "copy", Confirm: "copy"}, lethe.EINVALID, "collection customers: column id: is the primary key, which cannot be scrubbed in place"},
 		{"NOT NULL", strings.Replace(dataMap("sqlite", dsn, true, ignoreRest), "erase: hmac}", "erase: hmac, scrub: null}", 1),
 			scrub.Params{Datastore: "copy", Confirm: "copy"}, lethe.EINVALID, "collection customers: column email: null cannot be written to it"},
-		{"too long for the column", strings.Replace(dataMap("sqlite", dsn, true, ignoreRest), "erase: fake.phone}", "erase: fake.phone, scrub: \"fixed:" + strings.Repeat("x", 41) + "\"}", 1),
+		{"too long for the column", strings.Replace(dataMap("sqlite", dsn, true, ignoreRest), "erase: fake.phone}", "erase: fake.phone, scrub: \"fixed:"+strings.Repeat("x", 41)+"\"}", 1),
 			scrub.Params{Datastore: "copy", Confirm: "copy"}, lethe.EINVALID, "collection customers: column phone: fixed:"},
 	}
 	for _, tc := range cases {
@@ -613,5 +613,33 @@ func TestScrubRefusals(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, dump(t, db)); diff != "" {
 		t.Errorf("a refused scrub changed the copy:\n%s", diff)
+	}
+}
+
+// TestScrubCompactOnly: a scrub left uncompacted still has originals in
+// the file; --compact-only removes them without masking again.
+func TestScrubCompactOnly(t *testing.T) {
+	dsn, db, files := sqliteCopy(t)
+	seed(t, db)
+	e, _ := newEngine(t, dataMap("sqlite", dsn, true, ignoreRest))
+	if _, err := e.Run(context.Background(), scrub.Params{Datastore: "copy", Confirm: "copy", NoCompact: true}); err != nil {
+		t.Fatal(err)
+	}
+	scrubbed := dump(t, db)
+	if blobs, _ := files(); !containsAny(blobs, "cust007.orig@example.org") {
+		t.Fatal("no original in the uncompacted file: the check below would prove nothing")
+	}
+	rep, err := e.Run(context.Background(), scrub.Params{Datastore: "copy", Confirm: "copy", CompactOnly: true})
+	if err != nil || !rep.Compacted || rep.Rows != 0 {
+		t.Fatalf("compact only: %+v, %v", rep, err)
+	}
+	if blobs, _ := files(); containsAny(blobs, "cust007.orig@example.org") {
+		t.Error("an original is still in the file after --compact-only")
+	}
+	if diff := cmp.Diff(scrubbed, dump(t, db)); diff != "" {
+		t.Errorf("--compact-only changed the data:\n%s", diff)
+	}
+	if _, err := e.Run(context.Background(), scrub.Params{Datastore: "copy", CompactOnly: true}); lethe.ErrorCode(err) != lethe.EFORBIDDEN {
+		t.Errorf("--compact-only without --confirm: %v", err)
 	}
 }

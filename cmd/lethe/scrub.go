@@ -65,6 +65,7 @@ func newScrubCmd(g *globals) *cobra.Command {
 	f.StringVar(&def, "default", "", "mask undeclared text columns with null or blank")
 	f.BoolVar(&p.NoCompact, "no-compact", false, "skip rewriting the storage (faster; originals stay in the files until the database reuses the space)")
 	f.BoolVar(&p.DryRun, "dry-run", false, "check and count; change nothing")
+	f.BoolVar(&p.CompactOnly, "compact-only", false, "only rewrite the storage (after a scrub whose compaction failed)")
 	f.IntVar(&p.Workers, "workers", 0, "ranges scrubbed at once, across tables and key ranges (default: the number of CPUs)")
 	f.IntVar(&p.Batch, "batch", 0, "rows read and written at once (default 10000)")
 	f.BoolVar(&progress, "progress", false, "report progress on stderr even when it is not a terminal")
@@ -135,6 +136,8 @@ func printScrub(tw *tabwriter.Writer, rep *scrub.Report) {
 		fmt.Fprintf(tw, "warning: %s\n", w)
 	}
 	switch {
+	case len(rep.Collections) == 0 && rep.Compacted:
+		fmt.Fprintf(tw, "storage of %s compacted\n", rep.Datastore)
 	case rep.DryRun:
 		fmt.Fprintf(tw, "dry run: %d rows would be scrubbed in %s; nothing was changed\n", rep.Rows, rep.Datastore)
 	case rep.Compacted:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -220,10 +221,24 @@ func scrubBatches(ctx context.Context, tx pgx.Tx, pl *sqlconn.ScrubPlan) (int64,
 // Compact rewrites each table with VACUUM FULL: a new file holding only
 // the live rows (and rebuilt indexes, which held the originals too); the
 // old files, with the row versions the scrub left behind, are removed.
+//
+// VACUUM FULL keeps a dead row version that another session's snapshot
+// may still see, so it first waits (up to a minute) until no other
+// session of the database holds a snapshot or transaction older than the
+// scrub's last commit; when one still does, it returns ECONFLICT naming
+// the sessions' process ids rather than compacting in vain.
+//
 // It takes an exclusive lock on each table while it runs, and needs the
 // table's owner. Earlier versions may remain in the write-ahead log
 // until the server recycles its segments.
 func (c *Connector) Compact(ctx context.Context, collections []*lethe.Collection) error {
+	var first *lethe.Collection
+	if len(collections) > 0 {
+		first = collections[0]
+	}
+	if err := c.awaitHorizon(ctx, first, compactWait); err != nil {
+		return err
+	}
 	for _, coll := range collections {
 		q, err := c.e.QuotedTable(ctx, coll)
 		if err != nil {
@@ -234,4 +249,54 @@ func (c *Connector) Compact(ctx context.Context, collections []*lethe.Collection
 		}
 	}
 	return nil
+}
+
+// compactWait bounds how long Compact waits for older snapshots to end.
+const compactWait = time.Minute
+
+// olderSessions lists the other sessions of the database whose snapshot
+// or transaction is older than the transaction id $1 (txid_current, with
+// its epoch): they keep VACUUM from removing what the scrub overwrote.
+// Autovacuum workers do not hold the horizon back.
+const olderSessions = `SELECT pid FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type <> 'autovacuum worker'
+  AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age(($1::bigint % 4294967296)::text::xid))
+    OR (backend_xid IS NOT NULL AND age(backend_xid) > age(($1::bigint % 4294967296)::text::xid)))
+ORDER BY pid`
+
+func (c *Connector) awaitHorizon(ctx context.Context, coll *lethe.Collection, wait time.Duration) error {
+	db := c.e.DB()
+	var xid int64
+	if err := db.QueryRowContext(ctx, "SELECT txid_current()").Scan(&xid); err != nil {
+		return c.e.Fail(ctx, "compact (read the transaction horizon)", coll, err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var pids []string
+		rows, err := db.QueryContext(ctx, olderSessions, xid)
+		if err != nil {
+			return c.e.Fail(ctx, "compact (list older sessions)", coll, err)
+		}
+		for rows.Next() {
+			var pid int64
+			if err := rows.Scan(&pid); err != nil {
+				rows.Close()
+				return c.e.Fail(ctx, "compact (list older sessions)", coll, err)
+			}
+			pids = append(pids, strconv.FormatInt(pid, 10))
+		}
+		rows.Close()
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return lethe.Errorf(lethe.ECONFLICT, "compact: %d other session(s) of the database (pid %s) hold a snapshot older than the scrub, so VACUUM FULL would keep the overwritten row versions; end them (pg_terminate_backend) and run lethe scrub again with --compact-only",
+				len(pids), strings.Join(pids, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
