@@ -41,6 +41,16 @@ type Options struct {
 	// checked against its column (package mask's Parse fits). Without
 	// it, suggestions are not checked.
 	Strategy func(name string) (Strategy, error)
+	// Progress, when set, is called after each table is sampled, from
+	// one goroutine per datastore (concurrently across datastores).
+	Progress func(Progress)
+}
+
+// Progress reports how far the scan of one datastore is.
+type Progress struct {
+	Datastore string
+	// Tables is how many of the datastore's Total tables are done.
+	Tables, Total int
 }
 
 // Strategy is what a suggestion is checked with (package mask's
@@ -202,6 +212,7 @@ func Run(ctx context.Context, cfg *lethe.Config, conns Connectors, opts Options)
 		size:     size,
 		minConf:  minConf,
 		strategy: opts.Strategy,
+		progress: opts.Progress,
 	}
 	// Datastores are scanned concurrently (each is its own server);
 	// the tables of one datastore one after the other, so that a scan
@@ -243,6 +254,7 @@ type scanner struct {
 	size     int
 	minConf  float64
 	strategy func(string) (Strategy, error)
+	progress func(Progress)
 }
 
 // target is one table to sample.
@@ -323,6 +335,9 @@ func (s *scanner) datastore(ctx context.Context, ds *lethe.Datastore, conns Conn
 		rep.Findings = append(rep.Findings, found.findings...)
 		rep.Ignored += found.ignored
 		dr.Tables = append(dr.Tables, tr)
+		if s.progress != nil {
+			s.progress(Progress{Datastore: ds.Name, Tables: i + 1, Total: len(targets)})
+		}
 	}
 	return dr
 }

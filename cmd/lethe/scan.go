@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ func newScanCmd(g *globals) *cobra.Command {
 		opts            scan.Options
 		format          string
 		propose, failOn bool
+		progress        bool
 	)
 	c := &cobra.Command{
 		Use:   "scan",
@@ -47,12 +50,19 @@ func newScanCmd(g *globals) *cobra.Command {
 			if opts.MinConfidence <= 0 || opts.MinConfidence > 1 {
 				return usageError{fmt.Errorf("--min-confidence must be above 0 and at most 1")}
 			}
+			stderr := cmd.ErrOrStderr()
+			if progress || isTerminal(stderr) {
+				opts.Progress = scanProgress(stderr)
+			}
 			a, err := g.open(cmd.Context(), true, "cli")
 			if err != nil {
 				return err
 			}
 			defer a.Close()
 			rep, err := a.Scan(cmd.Context(), opts)
+			if opts.Progress != nil {
+				fmt.Fprintln(stderr)
+			}
 			if err != nil {
 				return err
 			}
@@ -81,6 +91,7 @@ func newScanCmd(g *globals) *cobra.Command {
 	f.StringSliceVar(&opts.Regions, "region", nil, "regions national phone numbers are tried in (default "+strings.Join(scan.DefaultRegions, ",")+")")
 	f.BoolVar(&propose, "propose", false, "print data-map YAML (category and erase strategy) for undeclared columns")
 	f.BoolVar(&failOn, "fail-on-undeclared", false, "exit 1 when a column holds personal data the data map does not declare (for CI)")
+	f.BoolVar(&progress, "progress", false, "report progress on stderr even when it is not a terminal")
 	f.StringVar(&format, "format", "", "output format: text or json (default: text, or json with --output json)")
 	return c
 }
@@ -147,4 +158,26 @@ func printScan(w io.Writer, rep *scan.Report, propose bool) error {
 		return rep.Propose(w)
 	}
 	return nil
+}
+
+// scanProgress prints, on one line, the tables sampled so far in each
+// datastore.
+func scanProgress(w io.Writer) func(scan.Progress) {
+	var mu sync.Mutex
+	done := map[string]scan.Progress{}
+	var names []string
+	return func(p scan.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := done[p.Datastore]; !ok {
+			names = append(names, p.Datastore)
+			slices.Sort(names)
+		}
+		done[p.Datastore] = p
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s %d/%d tables", n, done[n].Tables, done[n].Total)
+		}
+		fmt.Fprint(w, "\rscan: "+strings.Join(parts, ", ")+"   ")
+	}
 }
