@@ -209,7 +209,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate sqlite store: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.writer, sub, goose.WithDisableGlobalRegistry(true))
+	// Out of order: migrations are numbered as features land, and one
+	// numbered lower than a data directory's newest may arrive later; it
+	// is applied rather than refused (each migration adds only its own
+	// tables and columns).
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.writer, sub, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrate sqlite store: %w", err)
 	}
