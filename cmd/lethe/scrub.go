@@ -40,8 +40,9 @@ func newScrubCmd(g *globals) *cobra.Command {
 				return usageError{fmt.Errorf("--default takes null or blank, not %q", def)}
 			}
 			stderr := cmd.ErrOrStderr()
-			if progress || isTerminal(stderr) {
-				p.Progress = scrubProgress(stderr, p.Datastore)
+			tty := isTerminal(stderr)
+			if progress || tty {
+				p.Progress = scrubProgress(stderr, p.Datastore, tty)
 			}
 			a, err := g.open(cmd.Context(), true, "cli")
 			if err != nil {
@@ -49,8 +50,8 @@ func newScrubCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			rep, err := a.Scrub(cmd.Context(), p, "cli")
-			if p.Progress != nil && rep != nil && !rep.DryRun {
-				fmt.Fprintln(stderr)
+			if tty && p.Progress != nil && rep != nil && rep.Rows > 0 && !rep.DryRun {
+				fmt.Fprintln(stderr) // end the line the progress rewrote
 			}
 			if err != nil {
 				return err
@@ -82,22 +83,27 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// scrubProgress prints rows done, rate and time left on one line, at
-// most five times a second, and always the last batch.
-func scrubProgress(w io.Writer, datastore string) func(scrub.Progress) {
+// scrubProgress prints rows done, rate and time left: on a terminal on
+// one line rewritten at most five times a second, elsewhere (a log) a
+// line every five seconds; always the last batch.
+func scrubProgress(w io.Writer, datastore string, tty bool) func(scrub.Progress) {
 	var (
 		mu   sync.Mutex
 		last time.Time
 	)
+	every, format := 5*time.Second, "%s\n"
+	if tty {
+		every, format = 200*time.Millisecond, "\r%s   " // spaces cover a longer line before
+	}
 	return func(pr scrub.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		now := time.Now()
-		if now.Sub(last) < 200*time.Millisecond && pr.Rows < pr.Total {
+		if now.Sub(last) < every && pr.Rows < pr.Total {
 			return
 		}
 		last = now
-		fmt.Fprint(w, "\r"+progressLine(datastore, pr))
+		fmt.Fprintf(w, format, progressLine(datastore, pr))
 	}
 }
 
@@ -116,7 +122,6 @@ func progressLine(datastore string, pr scrub.Progress) string {
 			fmt.Fprintf(&b, ", %s left", time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second))
 		}
 	}
-	b.WriteString("   ") // cover a longer line before it
 	return b.String()
 }
 
