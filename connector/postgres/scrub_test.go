@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,29 @@ import (
 // and goes ahead once it has ended.
 func TestCompactWaitsForOlderSnapshots(t *testing.T) {
 	ctx := context.Background()
-	dsn := testenv.PostgresSchema(t)
+	// A database of its own: the wait looks at the sessions of the
+	// database only, and other tests' sessions must not count.
+	base := testenv.PostgresURL(t)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "lethe_compact_test_" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	dsn := u.String()
 	c, err := Open(ctx, &lethe.Datastore{Name: "copy", DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +71,7 @@ func TestCompactWaitsForOlderSnapshots(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	// Other tests share the server: give their short transactions time.
-	if err := c.awaitHorizon(ctx, nil, 20*time.Second); err != nil {
+	if err := c.awaitHorizon(ctx, nil, 10*time.Second); err != nil {
 		t.Fatalf("after the snapshot ended: %v", err)
 	}
 }
