@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/lethe-privacy/lethe"
 )
 
@@ -194,6 +196,12 @@ func Run(ctx context.Context, cfg *lethe.Config, conns Connectors, opts Options)
 	minConf := opts.MinConfidence
 	if minConf == 0 {
 		minConf = DefaultMinConfidence
+	}
+	supported := phonenumbers.GetSupportedRegions()
+	for _, r := range opts.Regions {
+		if !supported[strings.ToUpper(r)] {
+			return nil, lethe.Errorf(lethe.EINVALID, "phone region %q is not an ISO 3166 region libphonenumber knows (e.g. US, GB, DE)", r)
+		}
 	}
 	for _, want := range opts.Datastores {
 		if _, ok := cfg.Datastores[want]; !ok {

@@ -345,6 +345,9 @@ func TestScanUnsupportedDriver(t *testing.T) {
 	if _, err := scan.Run(context.Background(), cfg, set, scan.Options{Datastores: []string{"nope"}}); lethe.ErrorCode(err) != lethe.ENOTFOUND {
 		t.Errorf("unknown datastore: %v, want ENOTFOUND", err)
 	}
+	if _, err := scan.Run(context.Background(), cfg, set, scan.Options{Regions: []string{"GB", "XQ"}}); lethe.ErrorCode(err) != lethe.EINVALID || !strings.Contains(err.Error(), `"XQ"`) {
+		t.Errorf("unknown phone region: %v, want EINVALID naming it", err)
+	}
 	if _, err := scan.Run(context.Background(), cfg, set, scan.Options{Sample: scan.MaxSample + 1}); lethe.ErrorCode(err) != lethe.EINVALID {
 		t.Errorf("sample too large: %v, want EINVALID", err)
 	}
