@@ -200,6 +200,9 @@ func checkDatastore(ctx context.Context, ds *lethe.Datastore, conns Connectors, 
 			f := c.Fields[name]
 			need(name, "personal field")
 			cs, ok := ts.Column(name)
+			if ok && ds.ScrubAllowed && opts.Strategy != nil {
+				checkScrub(c, name, f, cs, opts, add)
+			}
 			if !ok || !anonymised || opts.Strategy == nil {
 				continue
 			}
@@ -227,6 +230,24 @@ func checkDatastore(ctx context.Context, ds *lethe.Datastore, conns Connectors, 
 		}
 	}
 	return out, true
+}
+
+// checkScrub checks the strategy lethe scrub writes to a field of a
+// datastore marked scrub_allowed, as the scrub itself will before writing:
+// a scrub refuses a unique column whose strategy can repeat values.
+func checkScrub(c *lethe.Collection, name string, f *lethe.Field, cs lethe.ColumnSchema, opts Options, add func(Severity, string, string, string, string, ...any)) {
+	st, err := opts.Strategy(f.ScrubStrategy())
+	if err != nil {
+		add(SeverityError, c.Name, name, "scrub_strategy", "%s", lethe.ErrorMessage(err))
+		return
+	}
+	if err := st.Fits(cs); err != nil {
+		add(SeverityError, c.Name, name, "scrub_strategy", "lethe scrub's %s cannot be written to this column (%s): %s", f.ScrubStrategy(), cs.Type, lethe.ErrorMessage(err))
+		return
+	}
+	if cs.Unique && !st.PreservesUniqueness() {
+		add(SeverityError, c.Name, name, "scrub_not_unique", "the column is unique but lethe scrub's %s can give two rows the same value, so the scrub refuses it; give the field scrub: hmac, null or a unique-preserving fake", f.ScrubStrategy())
+	}
 }
 
 func indexed(ts lethe.TableSchema, c *lethe.Collection, col, role string, add func(Severity, string, string, string, string, ...any)) {
