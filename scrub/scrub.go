@@ -162,12 +162,11 @@ const (
 
 // plan is one collection's share of the work.
 type plan struct {
-	c       *lethe.Collection
-	report  CollectionReport
-	masks   map[string]lethe.Mask
-	rows    int64
-	ranges  []lethe.KeyRange
-	scrubbr lethe.Scrubber
+	c      *lethe.Collection
+	report CollectionReport
+	masks  map[string]lethe.Mask
+	rows   int64
+	ranges []lethe.KeyRange
 }
 
 // Run scrubs the datastore: every declared personal field of every
@@ -222,7 +221,6 @@ func (e *Engine) Run(ctx context.Context, p Params) (*Report, error) {
 	rep := &Report{Datastore: ds.Name, DryRun: p.DryRun, Warnings: warnings}
 	var total int64
 	for _, pl := range plans {
-		pl.scrubbr = sc
 		if pl.rows, pl.ranges, err = sc.ScrubSplit(ctx, pl.c, workers); err != nil {
 			return nil, err
 		}
@@ -230,7 +228,7 @@ func (e *Engine) Run(ctx context.Context, p Params) (*Report, error) {
 		total += pl.rows
 	}
 	if !p.DryRun {
-		if err := e.scrub(ctx, plans, p, workers, total, start); err != nil {
+		if err := e.scrub(ctx, sc, plans, p, workers, total, start); err != nil {
 			return nil, err
 		}
 		if !p.NoCompact && len(plans) > 0 {
@@ -424,7 +422,7 @@ type task struct {
 
 // scrub runs the ranges on the workers, the largest tables first so that
 // a big table's ranges do not start last.
-func (e *Engine) scrub(ctx context.Context, plans []*plan, p Params, workers int, total int64, start time.Time) error {
+func (e *Engine) scrub(ctx context.Context, sc lethe.Scrubber, plans []*plan, p Params, workers int, total int64, start time.Time) error {
 	order := slices.Clone(plans)
 	slices.SortStableFunc(order, func(a, b *plan) int { return cmp.Compare(b.rows, a.rows) })
 	var tasks []task
@@ -449,7 +447,7 @@ func (e *Engine) scrub(ctx context.Context, plans []*plan, p Params, workers int
 	g.SetLimit(workers)
 	for _, t := range tasks {
 		g.Go(func() error {
-			_, err := t.pl.scrubbr.ScrubRange(gctx, lethe.ScrubParams{
+			_, err := sc.ScrubRange(gctx, lethe.ScrubParams{
 				Collection: t.pl.c, Range: t.r, Masks: t.pl.masks, Batch: p.Batch, Progress: progress,
 			})
 			return err
