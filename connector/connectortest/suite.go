@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 		{"MaskOutputMustFit", caps.Schema && caps.Anonymise, testMaskMustFit},
 		{"Concurrent", true, testConcurrent},
 		{"ScanValues", true, testScanValues},
+		{"Sample", true, testSample},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

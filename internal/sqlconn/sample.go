@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 
@@ -32,6 +33,10 @@ type SampleDialect interface {
 // one index range scan, so the cost stays a few round trips whatever the
 // table's size.
 const maxWindows = 20
+
+// maxRounds bounds how often windows that came back full are read
+// further when keys are sparse.
+const maxRounds = 8
 
 // Tables lists the database's base tables (see lethe.TableLister).
 func (e *Engine) Tables(ctx context.Context) ([]string, error) {
@@ -130,6 +135,10 @@ type sampler struct {
 	size int
 	head string
 	rows int
+	// withKey: statements return the spread key after the columns, read
+	// into lastKey.
+	withKey bool
+	lastKey any
 }
 
 func (s *sampler) columns() string {
@@ -148,9 +157,12 @@ func (s *sampler) columns() string {
 func (s *sampler) read(ctx context.Context, query string, args []any, keep func(lethe.Row)) (int, error) {
 	n := 0
 	vals := make([]any, len(s.t.Columns))
-	ptrs := make([]any, len(vals))
+	ptrs := make([]any, len(vals), len(vals)+1)
 	for i := range vals {
 		ptrs[i] = &vals[i]
+	}
+	if s.withKey {
+		ptrs = append(ptrs, &s.lastKey)
 	}
 	names := make([]string, len(s.t.Columns))
 	for i, col := range s.t.Columns {
@@ -199,8 +211,11 @@ func (s *sampler) first(ctx context.Context) (lethe.SampleResult, error) {
 	return lethe.SampleResult{Method: method, Rows: s.rows}, err
 }
 
-// spread reads maxWindows windows of consecutive keys, evenly spaced over
-// [min, max]; a key range no wider than the sample is read whole.
+// spread reads windows of consecutive keys at maxWindows evenly spaced
+// points of [min, max]; a key range no wider than the sample is read
+// whole. Keys are rarely dense (deleted rows, ids in blocks), so windows
+// that came back full are read further, in rounds, until the sample is
+// full or no window has more: a few index range scans per round.
 func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, bool, error) {
 	q := s.e.d.QuoteIdent(key)
 	var lo, hi any
@@ -226,23 +241,52 @@ func (s *sampler) spread(ctx context.Context, key string) (lethe.SampleResult, b
 		_, err := s.read(ctx, s.head+" LIMIT "+strconv.Itoa(s.size), nil, nil)
 		return lethe.SampleResult{Method: lethe.SampleAll, Rows: s.rows}, true, err
 	}
-	windows := min(maxWindows, s.size)
-	per := (s.size + windows - 1) / windows
-	step := span / uint64(windows)
-	for i := range windows {
-		from := first + int64(uint64(i)*step)
-		p := &Params{d: s.e.d}
-		cond := q + " >= " + p.Add(from)
-		if i < windows-1 {
-			cond += " AND " + q + " < " + p.Add(first+int64(uint64(i+1)*step))
+	type window struct {
+		from, to int64 // keys from <= k < to; the last window has no end
+		open     bool  // the window may hold more rows
+	}
+	n := min(maxWindows, s.size)
+	step := span / uint64(n)
+	ws := make([]window, n)
+	for i := range ws {
+		ws[i] = window{from: first + int64(uint64(i)*step), to: first + int64(uint64(i+1)*step), open: true}
+	}
+	// Each statement also returns the key, last, so that a window can be
+	// read further from where it stopped.
+	s.head = "SELECT " + s.columns() + ", " + q + " FROM " + s.t.quoted
+	s.withKey = true
+	for round := 0; round < maxRounds && s.rows < s.size; round++ {
+		open := 0
+		for _, w := range ws {
+			if w.open {
+				open++
+			}
 		}
-		limit := min(per, s.size-s.rows)
-		if limit <= 0 {
+		if open == 0 {
 			break
 		}
-		query := s.head + " WHERE " + cond + " ORDER BY " + q + " LIMIT " + strconv.Itoa(limit)
-		if _, err := s.read(ctx, query, p.args, nil); err != nil {
-			return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, true, err
+		share := (s.size - s.rows + open - 1) / open
+		for i := range ws {
+			w := &ws[i]
+			limit := min(share, s.size-s.rows)
+			if !w.open || limit <= 0 {
+				continue
+			}
+			p := &Params{d: s.e.d}
+			cond := q + " >= " + p.Add(w.from)
+			if i < n-1 {
+				cond += " AND " + q + " < " + p.Add(w.to)
+			}
+			s.lastKey = nil
+			got, err := s.read(ctx, s.head+" WHERE "+cond+" ORDER BY "+q+" LIMIT "+strconv.Itoa(limit), p.args, nil)
+			if err != nil {
+				return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, true, err
+			}
+			k, ok := Coerce(lethe.KindInteger, Normalise(lethe.KindInteger, s.lastKey))
+			w.open = got == limit && ok && k != nil && k.(int64) < math.MaxInt64
+			if w.open {
+				w.from = k.(int64) + 1
+			}
 		}
 	}
 	return lethe.SampleResult{Method: lethe.SampleSpread, Rows: s.rows}, true, nil
