@@ -47,7 +47,8 @@ const (
 	// every row was read.
 	SampleAll SampleMethod = "all"
 	// SampleSpread: windows of consecutive rows at evenly spaced points
-	// of an integer key's range, each found through the key's index.
+	// of an integer key's range, each found through the key's index (and
+	// read further where keys are sparse).
 	SampleSpread SampleMethod = "spread"
 	// SampleBlocks: random pages of the table (PostgreSQL TABLESAMPLE
 	// SYSTEM).
