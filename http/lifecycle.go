@@ -59,16 +59,24 @@ func (s *Server) registerLifecycle() {
 	}
 	step("reject", "Reject a request",
 		"Refuses a request that is not running, with the reason; the person is told it and their right to complain to a supervisory authority (Art. 12(4)). 409 once it runs or finished.",
-		func(ctx context.Context, id, reason string) (lethe.Request, error) { return s.requests.Reject(ctx, id, reason, actor(ctx)) })
+		func(ctx context.Context, id, reason string) (lethe.Request, error) {
+			return s.requests.Reject(ctx, id, reason, actor(ctx))
+		})
 	step("cancel", "Cancel a request",
 		"Withdraws a request that is not running (the person withdrew it, or it was made in error). 409 once it runs or finished.",
-		func(ctx context.Context, id, reason string) (lethe.Request, error) { return s.requests.Cancel(ctx, id, reason, actor(ctx)) })
+		func(ctx context.Context, id, reason string) (lethe.Request, error) {
+			return s.requests.Cancel(ctx, id, reason, actor(ctx))
+		})
 	step("extend", "Extend a request's deadline",
 		"Records an extension with its reason, which the person is told: GDPR two further months, only within the first month and once; CCPA 45 days; LGPD none (409).",
-		func(ctx context.Context, id, reason string) (lethe.Request, error) { return s.requests.Extend(ctx, id, reason, actor(ctx)) })
+		func(ctx context.Context, id, reason string) (lethe.Request, error) {
+			return s.requests.Extend(ctx, id, reason, actor(ctx))
+		})
 	step("retry", "Retry a failed or partially completed request",
 		"Runs the request again: the steps an earlier run applied are verified, not applied again; the failed ones run. The body's reason is ignored.",
-		func(ctx context.Context, id, _ string) (lethe.Request, error) { return s.requests.Retry(ctx, id, actor(ctx)) })
+		func(ctx context.Context, id, _ string) (lethe.Request, error) {
+			return s.requests.Retry(ctx, id, actor(ctx))
+		})
 }
 
 func (s *Server) listRequests(ctx context.Context, in *requestListInput) (*requestListOutput, error) {
