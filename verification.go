@@ -219,6 +219,10 @@ type RequestsConfig struct {
 	// address in X-Forwarded-For. Defaults to none (the connection's own
 	// address is the client's).
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty" json:"trusted_proxies,omitempty"`
+	// PublicIntake accepts requests without an API key from the people
+	// they are about (POST /v1/requests, verified by an e-mailed code).
+	// Defaults to true; false leaves intake to applications with a key.
+	PublicIntake *bool `yaml:"public_intake,omitempty" json:"public_intake,omitempty"`
 	// Run configures the workers that run requests.
 	Run *RequestRunConfig `yaml:"run,omitempty" json:"run,omitempty"`
 	// KeepRecords is how long a finished request's record is kept (date,
@@ -290,6 +294,7 @@ type IntakeSettings struct {
 	PerIdentity    Rate
 	PerClient      Rate
 	TrustedProxies []netip.Prefix
+	PublicIntake   bool
 
 	// The request workers and records (zero: package dsr's defaults).
 	Concurrency          int
@@ -304,9 +309,12 @@ type IntakeSettings struct {
 // ranges: EINVALID naming each offending key (requests.verification.code_ttl).
 func (c *RequestsConfig) Settings() (IntakeSettings, error) {
 	s := IntakeSettings{CodeTTL: DefaultCodeTTL, MaxAttempts: DefaultMaxAttempts, ResendAfter: DefaultResendAfter,
-		PerIdentity: DefaultPerIdentity, PerClient: DefaultPerClient}
+		PerIdentity: DefaultPerIdentity, PerClient: DefaultPerClient, PublicIntake: true}
 	if c == nil {
 		return s, nil
+	}
+	if c.PublicIntake != nil {
+		s.PublicIntake = *c.PublicIntake
 	}
 	var fields []FieldError
 	bad := func(path, format string, args ...any) {

@@ -82,6 +82,9 @@ type App struct {
 	// TrustedProxies are requests.trusted_proxies: the only peers whose
 	// X-Forwarded-For names the client of a public request.
 	TrustedProxies []netip.Prefix
+	// PublicIntake says whether lethe serve accepts requests without an
+	// API key (requests.public_intake).
+	PublicIntake bool
 	// Events records request outcomes and Art. 19 notices and delivers
 	// them, with consent changes, to the subscribers lethe.yaml declares;
 	// `lethe serve` runs its dispatcher.

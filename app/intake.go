@@ -31,5 +31,6 @@ func (a *App) openIntake() error {
 		return err
 	}
 	a.TrustedProxies = set.TrustedProxies
+	a.PublicIntake = set.PublicIntake
 	return nil
 }

@@ -15,6 +15,11 @@ requests:
   verification: {code_ttl: 15m, max_attempts: 3, resend_after: 2m}
   rate_limits: {per_identity: 3/1d, per_client: 50/30m}
   trusted_proxies: [10.0.0.0/8, 192.0.2.10, "fd00::/8"]
+  public_intake: false
+  run: {concurrency: 2, lease: 10s, max_attempts: 3}
+  keep_records: 3y
+  export_max_age: 7d
+  supervisory_authority: CNIL
 `), "lethe.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +32,10 @@ requests:
 		PerIdentity: lethe.Rate{Limit: 3, Window: 24 * time.Hour}, PerClient: lethe.Rate{Limit: 50, Window: 30 * time.Minute}}
 	if s.CodeTTL != want.CodeTTL || s.MaxAttempts != want.MaxAttempts || s.ResendAfter != want.ResendAfter || s.PerIdentity != want.PerIdentity || s.PerClient != want.PerClient {
 		t.Errorf("settings %+v, want %+v", s, want)
+	}
+	if s.PublicIntake || s.Concurrency != 2 || s.Lease != 10*time.Second || s.RunAttempts != 3 || s.KeepRecords.String() != "3y" ||
+		s.ExportMaxAge != 7*24*time.Hour || s.SupervisoryAuthority != "CNIL" {
+		t.Errorf("intake and run settings %+v", s)
 	}
 	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("fd00::/8")}
 	if len(s.TrustedProxies) != 3 {
@@ -45,7 +54,7 @@ requests:
 	}
 	s, err = cfg.Requests.Settings()
 	if err != nil || s.CodeTTL != 30*time.Minute || s.MaxAttempts != 5 || s.ResendAfter != time.Minute ||
-		s.PerIdentity.String() != "5/1h" || s.PerClient.String() != "20/1h" || len(s.TrustedProxies) != 0 {
+		s.PerIdentity.String() != "5/1h" || s.PerClient.String() != "20/1h" || len(s.TrustedProxies) != 0 || !s.PublicIntake {
 		t.Errorf("defaults %+v, %v", s, err)
 	}
 }
@@ -63,6 +72,8 @@ requests:
     per_client: 0/1h
   trusted_proxies: [10.0.0.0/33, proxy.example.com]
   open_to_all: true
+  run: {lease: 1s, concurrency: 100}
+  keep_records: 12mo
 `), "lethe.yaml")
 	got := map[string]int{}
 	for _, f := range lethe.ErrorFields(err) {
@@ -76,6 +87,9 @@ requests:
 		"requests.rate_limits.per_client":    10,
 		"requests.trusted_proxies[0]":        11,
 		"requests.trusted_proxies[1]":        11,
+		"requests.run.lease":                 13,
+		"requests.run.concurrency":           13,
+		"requests.keep_records":              14,
 	} {
 		if l, ok := got[path]; !ok || l != line {
 			t.Errorf("%s: reported %v at line %d, want line %d; all: %v", path, ok, l, line, lethe.ErrorFields(err))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lethe-privacy/lethe/app"
 	api "github.com/lethe-privacy/lethe/http"
+	"github.com/lethe-privacy/lethe/intake"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -39,7 +40,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			defer a.Close()
 			srv, err := api.NewServer(api.Options{
 				Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Requests: a.Requests, Config: a.Config, Ready: a.Ready, Logger: log, Version: buildVersion(),
-				Intake: a.Intake, SubjectRef: a.Keyring.SubjectRef, TrustedProxies: a.TrustedProxies,
+				Intake: publicIntake(a), SubjectRef: a.Keyring.SubjectRef, TrustedProxies: a.TrustedProxies,
 			})
 			if err != nil {
 				return err
@@ -132,4 +133,13 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// publicIntake is the intake the server offers people without an API key:
+// none when requests.public_intake is false (their calls are then 401).
+func publicIntake(a *app.App) *intake.Service {
+	if !a.PublicIntake {
+		return nil
+	}
+	return a.Intake
 }
