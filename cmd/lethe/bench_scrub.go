@@ -32,7 +32,7 @@ func newBenchScrubCmd() *cobra.Command {
 	f.IntVar(&o.Rows, "rows", 1_000_000, "rows in the table")
 	f.IntVar(&o.Rounds, "rounds", 2, "alternating rounds of baseline and scrub")
 	f.IntVar(&o.Workers, "workers", 0, "scrub workers (default: the number of CPUs)")
-	f.IntVar(&o.Batch, "batch", 0, "scrub batch size (default 10000)")
+	f.IntVar(&o.Batch, "batch", 0, "scrub batch size (default 50000)")
 	return c
 }
 

@@ -68,7 +68,7 @@ func newScrubCmd(g *globals) *cobra.Command {
 	f.BoolVar(&p.DryRun, "dry-run", false, "check and count; change nothing")
 	f.BoolVar(&p.CompactOnly, "compact-only", false, "only rewrite the storage (after a scrub whose compaction failed)")
 	f.IntVar(&p.Workers, "workers", 0, "ranges scrubbed at once, across tables and key ranges (default: the number of CPUs)")
-	f.IntVar(&p.Batch, "batch", 0, "rows read and written at once (default 10000)")
+	f.IntVar(&p.Batch, "batch", 0, "rows read and written at once (default 50000; MariaDB and SQLite write pages of at most 1000)")
 	f.BoolVar(&progress, "progress", false, "report progress on stderr even when it is not a terminal")
 	return c
 }
