@@ -155,9 +155,10 @@ type RequestStore interface {
 	// RequestCreate stores a new request and appends the audit record in
 	// the same transaction. ECONFLICT when the id exists.
 	RequestCreate(ctx context.Context, r Request, audit AuditRecord) error
-	// RequestUpdate stores a request's status, result, export, error and
-	// completion time. ENOTFOUND for an unknown id.
-	RequestUpdate(ctx context.Context, r Request) error
+	// RequestClearExport forgets a request's export package (deleted or
+	// expired) and sets UpdatedAt to at, and nothing else, so that it
+	// cannot undo a concurrent transition. ENOTFOUND for an unknown id.
+	RequestClearExport(ctx context.Context, id string, at time.Time) error
 	// RequestGet returns a request. ENOTFOUND for an unknown id.
 	RequestGet(ctx context.Context, id string) (Request, error)
 	// RequestList returns requests newest first, at most limit of them.

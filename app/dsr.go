@@ -75,6 +75,10 @@ func (a *App) openDSR(opts Options) error {
 	a.Requests = dsr.NewRequests(dsr.RequestsOptions{
 		Calendar: cal,
 		Engine:   a.DSR, Store: a.Store, Sealer: a.Keyring, Notices: notices,
+		ShredKey: func(ctx context.Context, ref lethe.SubjectRef) error {
+			_, err := a.ShredSubject(ctx, ref, "system")
+			return err
+		},
 		Controller: controller, SupervisoryAuthority: set.SupervisoryAuthority,
 		ExportDir: filepath.Join(a.dataDir, "exports"), Clock: a.clock, Logger: a.log,
 		Jurisdiction: a.Config.Jurisdiction,

@@ -79,24 +79,31 @@ func (c *Certificate) carryOver(prev *Certificate) {
 		return
 	}
 	for i, s := range c.Steps {
-		if !s.EarlierRun {
-			continue
-		}
 		for _, p := range prev.Steps {
-			if p.Datastore == s.Datastore && p.Collection == s.Collection {
+			if p.Datastore != s.Datastore || p.Collection != s.Collection {
+				continue
+			}
+			switch {
+			case s.EarlierRun:
 				c.Steps[i].Rows, c.Steps[i].Matched, c.Steps[i].Held, c.Steps[i].Hold = p.Rows, p.Matched, p.Held, p.Hold
+			case p.Status == StepDone && s.Status == StepDone:
+				// A delete applied again: what it deletes now comes on top
+				// of what the earlier runs deleted.
+				c.Steps[i].Rows += p.Rows
+				c.Steps[i].Matched += p.Matched
 			}
 		}
 	}
 }
 
-// Done returns the steps (datastore.collection) the certificate shows
-// applied: done, not failed or held. A retry of the request passes them as
-// EraseParams.Done.
+// Done returns the anonymising steps (datastore.collection) the
+// certificate shows applied: done, not failed or held. A retry of the
+// request passes them as EraseParams.Done. Deleting steps are left out:
+// deleting again is harmless, and finds rows written since.
 func (c *Certificate) Done() []string {
 	var out []string
 	for _, s := range c.Steps {
-		if s.Status == StepDone {
+		if s.Status == StepDone && s.Action == lethe.EraseAnonymise {
 			out = append(out, s.Datastore+"."+s.Collection)
 		}
 	}

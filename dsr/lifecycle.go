@@ -62,8 +62,10 @@ func (r *Requests) Cancel(ctx context.Context, id, reason, actor string) (lethe.
 }
 
 // close ends a request that no worker holds: unverified, verified, or
-// running but waiting for its next retry.
-func (r *Requests) close(ctx context.Context, id string, status lethe.RequestStatus, reason, actor string, before func(context.Context, lethe.Request)) (lethe.Request, error) {
+// running but waiting for its next retry. after runs once the transition
+// is stored, with the request as it was (its identities still sealed in
+// it).
+func (r *Requests) close(ctx context.Context, id string, status lethe.RequestStatus, reason, actor string, after func(context.Context, lethe.Request)) (lethe.Request, error) {
 	req, err := r.opts.Store.RequestGet(ctx, id)
 	if err != nil {
 		return req, err
@@ -75,13 +77,17 @@ func (r *Requests) close(ctx context.Context, id string, status lethe.RequestSta
 	if !req.Open() {
 		return req, lethe.Errorf(lethe.ECONFLICT, "the request is %s already", req.Status)
 	}
-	if before != nil {
-		before(ctx, req)
-	}
 	from := req.Status
+	opened := req
 	req.Status, req.Reason, req.CompletedAt, req.Values, req.NextAttemptAt, req.Lease, req.LeaseUntil = status, reason, &now, nil, nil, "", nil
-	err = r.transition(ctx, &req, []lethe.RequestStatus{from}, actor, "request."+string(status), map[string]string{"from": string(from)})
-	return req, err
+	req.Identities = nil // not needed any more: the request will not run
+	if err := r.transition(ctx, &req, []lethe.RequestStatus{from}, actor, "request."+string(status), map[string]string{"from": string(from)}); err != nil {
+		return req, err
+	}
+	if after != nil {
+		after(ctx, opened)
+	}
+	return req, nil
 }
 
 // Extend records an extension of the deadline with its reason, which the
@@ -154,6 +160,37 @@ func (r *Requests) Retry(ctx context.Context, id, actor string) (lethe.Request, 
 type PurgeResult struct {
 	Records int `json:"records"` // request records past KeepRecords, and unverified requests past UnverifiedMaxAge
 	Exports int `json:"exports"` // export packages past ExportMaxAge
+	// NoticeKeys counts the erasures whose own notice key was shredded.
+	NoticeKeys int `json:"notice_keys"`
+}
+
+// shredNoticeKeys shreds the request key of each erasure that completed
+// NoticeKeep ago: its completion notice, sealed with that key since the
+// subject's was shredded, had its time to go out (it holds the address).
+func (r *Requests) shredNoticeKeys(ctx context.Context, now time.Time) (int, error) {
+	if r.opts.ShredKey == nil {
+		return 0, nil
+	}
+	list, err := r.opts.Store.RequestList(ctx, 100_000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, req := range list {
+		if req.Type != lethe.RequestErasure || req.Status != lethe.RequestCompleted || req.Progress != ProgressShredding ||
+			req.CompletedAt == nil || now.Sub(*req.CompletedAt) < r.opts.NoticeKeep {
+			continue
+		}
+		if err := r.opts.ShredKey(ctx, noticeRef(req.ID)); err != nil {
+			return n, fmt.Errorf("shred a request's notice key: %w", err)
+		}
+		req.Progress = ProgressClosed
+		if err := r.transition(ctx, &req, []lethe.RequestStatus{lethe.RequestCompleted}, "", "", nil); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Purge applies the retention of request records: finished requests are
@@ -173,6 +210,9 @@ func (r *Requests) Purge(ctx context.Context) (PurgeResult, error) {
 	res.Records = len(ids)
 	for _, id := range ids {
 		_ = os.Remove(r.exportPath(id))
+	}
+	if res.NoticeKeys, err = r.shredNoticeKeys(ctx, now); err != nil {
+		return res, err
 	}
 	if r.opts.ExportDir == "" {
 		return res, nil
@@ -195,8 +235,7 @@ func (r *Requests) Purge(ctx context.Context) (PurgeResult, error) {
 		}
 		req, err := r.opts.Store.RequestGet(ctx, id)
 		if err == nil && req.Export != "" {
-			req.Export, req.UpdatedAt = "", now
-			if err := r.opts.Store.RequestUpdate(ctx, req); err != nil {
+			if err := r.opts.Store.RequestClearExport(ctx, id, now); err != nil {
 				return res, err
 			}
 		}

@@ -47,6 +47,15 @@ type RequestsOptions struct {
 	// request was received, extended, rejected or completed (sent to the
 	// e-mail identity the request names, if any).
 	Notices Notifier
+	// ShredKey destroys the key of a subject reference (package keyring's
+	// Shred). Purge uses it for the request's own key, which seals an
+	// erasure's completion notice past the subject's shred, once the
+	// notice had NoticeKeep to go out. Without it that key is kept.
+	ShredKey func(ctx context.Context, ref lethe.SubjectRef) error
+	// NoticeKeep is how long after an erasure completed its notice key is
+	// kept (for the outbox to send the notice, retries included). Defaults
+	// to 3 days.
+	NoticeKeep time.Duration
 	// Controller signs the notices (the controller's name and contact).
 	Controller string
 	// SupervisoryAuthority is named in rejection notices (Art. 12(4)).
@@ -128,6 +137,8 @@ const (
 	// ProgressShredding: the erasure is complete and verified, its
 	// certificate stored; only the key shred and the notice remain.
 	ProgressShredding = "shredding"
+	// ProgressClosed: the erasure's own notice key is shredded too.
+	ProgressClosed = "closed"
 )
 
 // NewRequests returns the request service.
@@ -137,6 +148,7 @@ func NewRequests(opts RequestsOptions) *Requests {
 	opts.Poll = cmp.Or(opts.Poll, time.Second)
 	opts.MaxAttempts = cmp.Or(opts.MaxAttempts, 5)
 	opts.ExportMaxAge = cmp.Or(opts.ExportMaxAge, 30*24*time.Hour)
+	opts.NoticeKeep = cmp.Or(opts.NoticeKeep, 3*24*time.Hour)
 	opts.UnverifiedMaxAge = cmp.Or(opts.UnverifiedMaxAge, 30*24*time.Hour)
 	if opts.KeepRecords.IsZero() {
 		opts.KeepRecords = lethe.Duration{Months: 24}
@@ -349,8 +361,7 @@ func (r *Requests) forgetExports(ctx context.Context, ref lethe.SubjectRef, acto
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return n, fmt.Errorf("delete export: %w", err)
 		}
-		req.Export, req.UpdatedAt = "", r.clock.Now().UTC()
-		if err := r.opts.Store.RequestUpdate(ctx, req); err != nil {
+		if err := r.opts.Store.RequestClearExport(ctx, req.ID, r.clock.Now().UTC()); err != nil {
 			return n, err
 		}
 		n++

@@ -131,6 +131,11 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 	stop := r.heartbeat(runCtx, cancel, req)
 	defer stop()
 
+	if req.Attempts >= r.opts.MaxAttempts && req.Status == lethe.RequestRunning && req.NextAttemptAt == nil {
+		// Resumed after as many runs as it may have: its runs keep dying
+		// (a crash it causes, say). Leave it failed and visible.
+		return r.outcome(ctx, req, nil, "", lethe.Errorf(lethe.EINTERNAL, "the request's runs stopped %d times without an outcome", req.Attempts))
+	}
 	from := req.Status
 	action := "request.started"
 	if from == lethe.RequestRunning {
@@ -264,7 +269,9 @@ func (r *Requests) outcome(ctx context.Context, req lethe.Request, ids []lethe.I
 		}
 		return req
 	}
-	if status == lethe.RequestCompleted || status == lethe.RequestPartiallyCompleted {
+	if status == lethe.RequestCompleted {
+		// Only a complete outcome is told as such; a partial one waits for
+		// the operator (lethe request retry), whose complete run tells it.
 		r.notify(ctx, req, ids, "completed", mail.TemplateRequestCompleted, map[string]any{"details": completionDetails(req)})
 	}
 	req.Status, req.CompletedAt, req.LeaseUntil, req.Values = status, &now, nil, nil
@@ -289,6 +296,11 @@ func (r *Requests) finishErasure(ctx context.Context, req lethe.Request, ids []l
 		}
 	}
 	if ids != nil {
+		// Again on a resumed run (harmless otherwise): earlier export
+		// packages are copies of what was erased.
+		if _, err := r.ForgetExports(ctx, ids, req.Actor); err != nil {
+			r.log.Error("delete the erased subject's export packages", "request", req.ID, "code", lethe.ErrorCode(err))
+		}
 		r.notifyAs(ctx, noticeRef(req.ID), req, ids, "completed", mail.TemplateRequestCompleted, map[string]any{"details": completionDetails(req)})
 	}
 	now := r.clock.Now().UTC()
@@ -350,6 +362,13 @@ func (r *Requests) openRequest(ctx context.Context, req lethe.Request) ([]lethe.
 // action is empty. It sets UpdatedAt.
 func (r *Requests) transition(ctx context.Context, req *lethe.Request, from []lethe.RequestStatus, actor, action string, details map[string]string) error {
 	req.UpdatedAt = r.clock.Now().UTC()
+	if req.LeaseUntil != nil {
+		// The worker is alive now: a transition that keeps the lease
+		// extends it from now, never back to an expiry the heartbeat has
+		// since moved on from (another worker could then take it over).
+		until := req.UpdatedAt.Add(r.opts.Lease)
+		req.LeaseUntil = &until
+	}
 	var rec *lethe.AuditRecord
 	if action != "" {
 		rec = &lethe.AuditRecord{Actor: cmp.Or(actor, "system"), Action: action, SubjectRef: req.SubjectRef, Object: req.ID, Details: details}

@@ -39,12 +39,11 @@ func (s *Store) RequestCreate(ctx context.Context, r lethe.Request, rec lethe.Au
 	return err
 }
 
-// RequestUpdate stores the request's outcome.
-func (s *Store) RequestUpdate(ctx context.Context, r lethe.Request) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE requests SET status = $1, updated_at = $2, completed_at = $3, result = $4, export = $5, error = $6 WHERE id = $7`,
-		string(r.Status), ts(r.UpdatedAt), tsPtr(r.CompletedAt), jsonText(r.Result), r.Export, r.Error, r.ID)
+// RequestClearExport forgets the request's export package.
+func (s *Store) RequestClearExport(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE requests SET export = '', updated_at = $1 WHERE id = $2`, ts(at), id)
 	if err != nil {
-		return translate("update request", err)
+		return translate("clear request export", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return lethe.Errorf(lethe.ENOTFOUND, "no request with this id")

@@ -45,16 +45,15 @@ func (s *Store) RequestCreate(ctx context.Context, r lethe.Request, rec lethe.Au
 	return nil
 }
 
-// RequestUpdate stores the request's outcome.
-func (s *Store) RequestUpdate(ctx context.Context, r lethe.Request) error {
-	return s.write(ctx, "update request", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET status = ?, updated_at = ?, completed_at = ?, result = ?, export = ?, error = ? WHERE id = ?`,
-			string(r.Status), micros(r.UpdatedAt), nullMicros(r.CompletedAt), nullText(r.Result), r.Export, r.Error, r.ID)
+// RequestClearExport forgets the request's export package.
+func (s *Store) RequestClearExport(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, "clear request export", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET export = '', updated_at = ? WHERE id = ?`, micros(at), id)
 		if err != nil {
-			return translate("update request", err)
+			return translate("clear request export", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return lethe.Errorf(lethe.ENOTFOUND, "no request with this id")
+			return refuse(lethe.Errorf(lethe.ENOTFOUND, "no request with this id"))
 		}
 		return nil
 	})

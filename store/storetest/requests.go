@@ -271,7 +271,7 @@ func testRequestRoundTrip(t *testing.T, h Harness) {
 	r.Status, r.UpdatedAt, r.CompletedAt = lethe.RequestCompleted, done, &done
 	r.Result = []byte(`{"status": "completed", "steps": [{"rows": 3}]}`)
 	r.Export = "exports/req_1.zip"
-	if err := s.RequestUpdate(ctx, r); err != nil {
+	if err := s.RequestTransition(ctx, r, []lethe.RequestStatus{lethe.RequestRunning}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.RequestGet(ctx, "req_1")
@@ -286,6 +286,12 @@ func testRequestRoundTrip(t *testing.T, h Harness) {
 		got.Actor != r.Actor || !got.CreatedAt.Equal(created) || got.CompletedAt == nil || !got.CompletedAt.Equal(done) || got.Export != r.Export ||
 		got.Jurisdiction != lethe.CCPA || !got.DueAt.Equal(r.DueAt) || !got.ExtendedDueAt.Equal(r.ExtendedDueAt) {
 		t.Errorf("read back %+v, want %+v", got, r)
+	}
+	if err := s.RequestClearExport(ctx, "req_1", done.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.RequestGet(ctx, "req_1"); got.Export != "" || got.Status != lethe.RequestCompleted || string(got.Result) == "" || !got.UpdatedAt.Equal(done.Add(time.Hour)) {
+		t.Errorf("after clearing the export: %+v; only export and updated_at change", got)
 	}
 	for i := 2; i <= 4; i++ {
 		at := created.Add(time.Duration(i) * time.Second)
@@ -313,8 +319,8 @@ func testRequestMissingAndDuplicate(t *testing.T, h Harness) {
 	if _, err := s.RequestGet(ctx, "nope"); lethe.ErrorCode(err) != lethe.ENOTFOUND {
 		t.Errorf("get unknown: %v, want ENOTFOUND", err)
 	}
-	if err := s.RequestUpdate(ctx, lethe.Request{ID: "nope", Status: lethe.RequestFailed, UpdatedAt: time.Now()}); lethe.ErrorCode(err) != lethe.ENOTFOUND {
-		t.Errorf("update unknown: %v, want ENOTFOUND", err)
+	if err := s.RequestClearExport(ctx, "nope", time.Now()); lethe.ErrorCode(err) != lethe.ENOTFOUND {
+		t.Errorf("clear the export of an unknown request: %v, want ENOTFOUND", err)
 	}
 	r := lethe.Request{ID: "req_d", Type: lethe.RequestAccess, Status: lethe.RequestRunning, Actor: "cli", CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	rec := lethe.AuditRecord{Actor: "cli", Action: "request.created"}
