@@ -219,6 +219,16 @@ func (r *Requests) Create(ctx context.Context, p CreateParams) (lethe.Request, e
 	if p.Verified {
 		req.Status, req.VerifiedAt = lethe.RequestVerified, &now
 	}
+	if p.Wait && p.Verified {
+		// Stored leased to this caller, so that no worker elsewhere takes
+		// it before runNow starts it.
+		token, err := newToken()
+		if err != nil {
+			return req, err
+		}
+		until := now.Add(r.opts.Lease)
+		req.Lease, req.LeaseUntil = token, &until
+	}
 	if r.opts.Sealer != nil && !req.SubjectRef.IsZero() {
 		if req.Identities, err = r.seal(ctx, req.SubjectRef, req.ID, "identities", identityMap(p.Identities)); err != nil {
 			return req, err

@@ -80,7 +80,7 @@ func (r *Requests) RunOne(ctx context.Context, id string) (lethe.Request, error)
 	}
 	until := now.Add(r.opts.Lease)
 	req.Lease, req.LeaseUntil = token, &until
-	return r.process(ctx, req, nil, nil), nil
+	return r.process(ctx, req, nil, nil)
 }
 
 // claimAndRun claims as many requests as there are free slots and starts
@@ -105,7 +105,7 @@ func (r *Requests) claimAndRun(ctx context.Context) {
 			defer r.wg.Done()
 			defer r.nudge() // a slot is free: look for more work at once
 			defer func() { <-r.sem }()
-			r.process(ctx, req, nil, nil)
+			_, _ = r.process(ctx, req, nil, nil) // logged; the store holds the outcome
 		}()
 	}
 }
@@ -113,19 +113,17 @@ func (r *Requests) claimAndRun(ctx context.Context) {
 // runNow runs a request just created by the caller, in the caller's
 // goroutine, under a lease of its own like any worker's.
 func (r *Requests) runNow(ctx context.Context, req lethe.Request, ids []lethe.Identity, values map[string]string) (lethe.Request, error) {
-	token, err := newToken()
-	if err != nil {
-		return req, err
-	}
-	until := r.clock.Now().UTC().Add(r.opts.Lease)
-	req.Lease, req.LeaseUntil = token, &until
-	return r.process(ctx, req, ids, values), nil
+	return r.process(ctx, req, ids, values)
 }
 
 // process runs one leased request to its next resting state: finished,
 // or waiting for a retry. ids and values are known when the caller just
 // created the request; otherwise they are opened from the store.
-func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.Identity, values map[string]string) lethe.Request {
+//
+// The error is the start's: ECONFLICT when another worker or an operator
+// got to the request first. Everything after the start is the request's
+// outcome, in the request.
+func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.Identity, values map[string]string) (lethe.Request, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := r.heartbeat(runCtx, cancel, req)
@@ -134,7 +132,7 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 	if req.Attempts >= r.opts.MaxAttempts && req.Status == lethe.RequestRunning && req.NextAttemptAt == nil {
 		// Resumed after as many runs as it may have: its runs keep dying
 		// (a crash it causes, say). Leave it failed and visible.
-		return r.outcome(ctx, req, nil, "", lethe.Errorf(lethe.EINTERNAL, "the request's runs stopped %d times without an outcome", req.Attempts))
+		return r.outcome(ctx, req, nil, "", lethe.Errorf(lethe.EINTERNAL, "the request's runs stopped %d times without an outcome", req.Attempts)), nil
 	}
 	from := req.Status
 	action := "request.started"
@@ -146,7 +144,7 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 	req.NextAttemptAt = nil
 	if err := r.transition(runCtx, &req, []lethe.RequestStatus{from}, "system", action, map[string]string{"attempt": strconv.Itoa(req.Attempts)}); err != nil {
 		r.log.Warn("start data subject request", "request", req.ID, "code", lethe.ErrorCode(err))
-		return req
+		return req, err
 	}
 
 	if ids == nil {
@@ -156,9 +154,9 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 		case lethe.ErrorCode(err) == lethe.ESHREDDED && req.Type == lethe.RequestErasure && req.Progress == ProgressShredding:
 			// The keys went before the outcome was stored: the stored
 			// certificate is the outcome.
-			return r.finishErasure(ctx, req, nil)
+			return r.finishErasure(ctx, req, nil), nil
 		case err != nil:
-			return r.outcome(ctx, req, nil, "", err)
+			return r.outcome(ctx, req, nil, "", err), nil
 		}
 	}
 
@@ -179,9 +177,9 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 			// Complete and verified before the process stopped: only the
 			// shred is left (harmless to repeat; it audits each call).
 			if _, err := r.opts.Engine.opts.Shred(context.WithoutCancel(runCtx), ids); err != nil {
-				return r.outcome(ctx, req, nil, "", fmt.Errorf("shred subject keys: %w", err))
+				return r.outcome(ctx, req, nil, "", fmt.Errorf("shred subject keys: %w", err)), nil
 			}
-			return r.finishErasure(ctx, req, ids)
+			return r.finishErasure(ctx, req, ids), nil
 		}
 		// A datastore an earlier run erased completely is verified, not
 		// erased again: a retry re-runs the failed steps only.
@@ -220,7 +218,7 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 			}
 			if status == lethe.RequestCompleted {
 				req.Result, _ = json.Marshal(cert)
-				return r.finishErasure(ctx, req, ids)
+				return r.finishErasure(ctx, req, ids), nil
 			}
 		}
 	default:
@@ -237,12 +235,12 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 	if err != nil && runCtx.Err() != nil {
 		// Stopped (the process is shutting down, or the lease was lost):
 		// the next worker resumes it.
-		return req
+		return req, nil
 	}
 	if err == nil {
 		req.Result, _ = json.Marshal(result)
 	}
-	return r.outcome(ctx, req, ids, status, err)
+	return r.outcome(ctx, req, ids, status, err), nil
 }
 
 // outcome records how a run ended: final when it completed, or when its

@@ -30,7 +30,8 @@ type requestListOutput struct {
 
 type requestReasonInput struct {
 	ID   string `path:"id" maxLength:"64" doc:"A request id."`
-	Body struct {
+	// Body is optional: retry and cancel need no reason.
+	Body *struct {
 		Reason string `json:"reason,omitempty" maxLength:"1000" doc:"Told to the person and kept in the record: no personal data. Required to reject and extend."`
 	}
 }
@@ -50,7 +51,11 @@ func (s *Server) registerLifecycle() {
 				if s.requests == nil {
 					return nil, s.problemFor(ctx, errNoRequests, nil)
 				}
-				r, err := fn(ctx, in.ID, in.Body.Reason)
+				reason := ""
+				if in.Body != nil {
+					reason = in.Body.Reason
+				}
+				r, err := fn(ctx, in.ID, reason)
 				if err != nil {
 					return nil, s.problemFor(ctx, err, inBody)
 				}

@@ -351,6 +351,9 @@ func TestRequestsLifecycleOverTheAPI(t *testing.T) {
 	if code, _ := e.do("POST", "/v1/requests/req_new/cancel", e.token, `{}`); code != 409 {
 		t.Errorf("cancel a rejected request: %d", code)
 	}
+	if code, b := e.do("POST", "/v1/requests/req_nope/retry", e.token, ""); code != 404 {
+		t.Errorf("retry unknown without a body: %d %s", code, b)
+	}
 	if code, _ := e.do("POST", "/v1/requests/req_nope/retry", e.token, `{}`); code != 404 {
 		t.Errorf("retry unknown: %d", code)
 	}
