@@ -19,7 +19,7 @@ type requestListInput struct {
 	Status    string `query:"status" enum:"unverified,verified,running,completed,partially_completed,failed,rejected,cancelled" doc:"Only requests in this status."`
 	Overdue   bool   `query:"overdue" doc:"Only open requests past their deadline (the extended one once extended)."`
 	DueWithin string `query:"due_within" maxLength:"16" doc:"Only open requests due within this period, e.g. 7d."`
-	Limit     int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Look at the newest N requests."`
+	Limit     int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"At most this many requests, newest first."`
 }
 
 type requestListOutput struct {
@@ -96,7 +96,13 @@ func (s *Server) listRequests(ctx context.Context, in *requestListInput) (*reque
 		}
 		within = d
 	}
-	all, err := s.opts.Store.RequestList(ctx, in.Limit)
+	scan := in.Limit
+	if in.Status != "" || in.Overdue || in.DueWithin != "" {
+		// The requests that match are often old ones: look at them all,
+		// and answer limit of them.
+		scan = 1_000_000
+	}
+	all, err := s.opts.Store.RequestList(ctx, scan)
 	if err != nil {
 		return nil, s.problemFor(ctx, err, nil)
 	}
@@ -113,6 +119,9 @@ func (s *Server) listRequests(ctx context.Context, in *requestListInput) (*reque
 			continue
 		case in.DueWithin != "" && !(r.Open() && !late && !due.IsZero() && !within.AddTo(now).Before(due)):
 			continue
+		}
+		if len(out.Body.Requests) == in.Limit {
+			break
 		}
 		out.Body.Requests = append(out.Body.Requests, requestResponse(r, now))
 	}

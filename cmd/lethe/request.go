@@ -17,6 +17,9 @@ import (
 	"github.com/lethe-privacy/lethe/dsr"
 )
 
+// maxRequestScan bounds the requests a filtered listing reads.
+const maxRequestScan = 1_000_000
+
 func newRequestCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "request", Short: "Data subject requests: create, verify, run, retry, cancel, reject, extend, export; list them with their deadlines, show one",
 		Long: "Requests live in Lethe's store, the one source of truth of their lifecycle:\n" +
@@ -43,7 +46,13 @@ func newRequestCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			all, err := a.Store.RequestList(cmd.Context(), limit)
+			scan := limit
+			if overdue || within != "" {
+				// The urgent requests are usually old ones: look at every
+				// request, and keep limit of those that match.
+				scan = maxRequestScan
+			}
+			all, err := a.Store.RequestList(cmd.Context(), scan)
 			if err != nil {
 				return err
 			}
@@ -61,6 +70,9 @@ func newRequestCmd(g *globals) *cobra.Command {
 					continue
 				case within != "" && !(open && !late && !r.Due().IsZero() && !horizon.AddTo(now).Before(r.Due())):
 					continue
+				}
+				if len(out) == limit {
+					break
 				}
 				out = append(out, row{r, late})
 			}
@@ -88,7 +100,7 @@ func newRequestCmd(g *globals) *cobra.Command {
 	}
 	list.Flags().BoolVar(&overdue, "overdue", false, "only unfinished requests past their deadline")
 	list.Flags().StringVar(&within, "due-within", "", "only unfinished requests due within this period (e.g. 7d)")
-	list.Flags().IntVar(&limit, "limit", 1000, "look at the newest N requests")
+	list.Flags().IntVar(&limit, "limit", 1000, "at most N requests, newest first (--overdue and --due-within look at every request)")
 
 	show := &cobra.Command{
 		Use:   "show ID",
