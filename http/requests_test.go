@@ -320,6 +320,10 @@ func TestRequestsLifecycleOverTheAPI(t *testing.T) {
 	if got := list("?overdue=true"); len(got) != 1 || got[0] != "req_old" {
 		t.Errorf("overdue: %v", got)
 	}
+	// The overdue request is not among the newest one, yet it is found.
+	if got := list("?overdue=true&limit=1"); len(got) != 1 || got[0] != "req_old" {
+		t.Errorf("overdue, limit 1: %v", got)
+	}
 	if got := list("?due_within=7d"); len(got) != 1 || got[0] != "req_new" {
 		t.Errorf("due within 7d: %v", got)
 	}
