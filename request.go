@@ -175,6 +175,12 @@ type RequestStore interface {
 	// otherwise. ECONFLICT (TransitionConflict) when the status or the
 	// lease does not match, ENOTFOUND for an unknown id.
 	RequestTransition(ctx context.Context, r Request, from []RequestStatus, audit *AuditRecord) error
+	// RequestExtend records an extension of an open request's deadline
+	// (extended_at, extension_reason, extended_due_at and updated_at, and
+	// nothing else, so that it neither waits for nor undoes a worker's
+	// run) with its audit record. ECONFLICT when the request finished or
+	// was extended already, ENOTFOUND for an unknown id.
+	RequestExtend(ctx context.Context, id string, at time.Time, reason string, due time.Time, audit AuditRecord) error
 	// RequestClaim leases up to limit requests ready to run at now to a
 	// new token until `until`, oldest first, and returns them: verified
 	// requests, and running ones whose lease ran out or that wait for a

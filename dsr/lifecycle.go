@@ -120,10 +120,13 @@ func (r *Requests) Extend(ctx context.Context, id, reason, actor string) (lethe.
 	case !due.CanExtend(now):
 		return req, lethe.Errorf(lethe.ECONFLICT, "too late to extend: an extension had to be recorded by %s", r.dueDate(due.ExtendBy))
 	}
-	from := req.Status
-	req.ExtendedAt, req.ExtensionReason, req.ExtendedDueAt = &now, reason, due.ExtendedDue
-	if err := r.transition(ctx, &req, []lethe.RequestStatus{from}, actor, "request.extended",
-		map[string]string{"due_at": req.ExtendedDueAt.Format(time.RFC3339)}); err != nil {
+	req.ExtendedAt, req.ExtensionReason, req.ExtendedDueAt, req.UpdatedAt = &now, reason, due.ExtendedDue, now
+	// Its own columns only: a worker running the request meanwhile is
+	// neither waited for nor undone.
+	if err := r.opts.Store.RequestExtend(ctx, id, now, reason, due.ExtendedDue, lethe.AuditRecord{
+		Actor: actor, Action: "request.extended", SubjectRef: req.SubjectRef, Object: req.ID,
+		Details: map[string]string{"due_at": req.ExtendedDueAt.Format(time.RFC3339)},
+	}); err != nil {
 		return req, err
 	}
 	if ids, _, err := r.openRequest(ctx, req); err == nil {

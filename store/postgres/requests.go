@@ -105,6 +105,36 @@ func transitionConflict(ctx context.Context, c txConn, r lethe.Request) error {
 	return lethe.TransitionConflict(lethe.RequestStatus(status), lost)
 }
 
+// RequestExtend records an extension of an open request's deadline.
+func (s *Store) RequestExtend(ctx context.Context, id string, at time.Time, reason string, due time.Time, rec lethe.AuditRecord) error {
+	_, err := s.appendDecided(ctx, "extend request", true, func(c txConn, _ *batch) ([]lethe.AuditRecord, error) {
+		tag, err := c.Exec(ctx, `UPDATE requests SET extended_at = $1, extension_reason = $2, extended_due_at = $3, updated_at = $1
+ WHERE id = $4 AND extended_at IS NULL AND status IN ('unverified', 'verified', 'running')`, ts(at), reason, ts(due), id)
+		if err != nil {
+			return nil, translate("extend request", err)
+		}
+		if tag.RowsAffected() == 0 {
+			var (
+				status   string
+				extended *time.Time
+			)
+			err := c.QueryRow(ctx, `SELECT status, extended_at FROM requests WHERE id = $1`, id).Scan(&status, &extended)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return nil, lethe.Errorf(lethe.ENOTFOUND, "no request with this id")
+			case err != nil:
+				return nil, translate("extend request", err)
+			case extended != nil:
+				return nil, lethe.Errorf(lethe.ECONFLICT, "the deadline was extended already")
+			default:
+				return nil, lethe.Errorf(lethe.ECONFLICT, "the request is %s already", status)
+			}
+		}
+		return []lethe.AuditRecord{rec}, nil
+	})
+	return err
+}
+
 // RequestClaim leases the requests ready to run. SKIP LOCKED lets
 // concurrent claims take different requests instead of waiting on each
 // other; the lease then keeps them apart after the commit.

@@ -118,6 +118,40 @@ func (s *Store) transitionConflict(ctx context.Context, tx *sql.Tx, r lethe.Requ
 	return lethe.TransitionConflict(lethe.RequestStatus(status), lost)
 }
 
+// RequestExtend records an extension of an open request's deadline.
+func (s *Store) RequestExtend(ctx context.Context, id string, at time.Time, reason string, due time.Time, rec lethe.AuditRecord) error {
+	var hashes []lethe.AuditTreeHash
+	err := s.write(ctx, "extend request", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET extended_at = ?, extension_reason = ?, extended_due_at = ?, updated_at = ?
+ WHERE id = ? AND extended_at IS NULL AND status IN ('unverified', 'verified', 'running')`, micros(at), reason, micros(due), micros(at), id)
+		if err != nil {
+			return translate("extend request", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var status string
+			var extended sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT status, extended_at FROM requests WHERE id = ?`, id).Scan(&status, &extended)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return refuse(lethe.Errorf(lethe.ENOTFOUND, "no request with this id"))
+			case err != nil:
+				return translate("extend request", err)
+			case extended.Valid:
+				return refuse(lethe.Errorf(lethe.ECONFLICT, "the deadline was extended already"))
+			default:
+				return refuse(lethe.Errorf(lethe.ECONFLICT, "the request is %s already", status))
+			}
+		}
+		_, hashes, err = s.appendAudit(ctx, tx, []lethe.AuditRecord{rec})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.cacheHashes(hashes)
+	return nil
+}
+
 // RequestClaim leases the requests ready to run.
 func (s *Store) RequestClaim(ctx context.Context, now, until time.Time, limit int) ([]lethe.Request, error) {
 	token, err := newLease()

@@ -21,6 +21,7 @@ func RunRequests(t *testing.T, h Harness) {
 	t.Run("RequestClaimLease", func(t *testing.T) { testRequestClaimLease(t, h) })
 	t.Run("RequestPurge", func(t *testing.T) { testRequestPurge(t, h) })
 	t.Run("RequestCounts", func(t *testing.T) { testRequestCounts(t, h) })
+	t.Run("RequestExtend", func(t *testing.T) { testRequestExtend(t, h) })
 }
 
 func newRequest(id string, status lethe.RequestStatus, at time.Time) lethe.Request {
@@ -361,5 +362,45 @@ func testRequestCounts(t *testing.T, h Harness) {
 	}
 	if c.Overdue != 3 {
 		t.Errorf("overdue %d, want 3 (the extended and the completed ones are not)", c.Overdue)
+	}
+}
+
+func testRequestExtend(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	r := newRequest("req_x", lethe.RequestRunning, at)
+	until := at.Add(time.Hour)
+	r.Lease, r.LeaseUntil, r.Progress, r.Identities = "worker", &until, "resolved", []byte("sealed")
+	if err := s.RequestCreate(ctx, r, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := lethe.AuditRecord{Actor: "cli", Action: "request.extended", Object: "req_x"}
+	due := at.AddDate(0, 3, 0)
+	// A worker holds it: the extension goes through and leaves the run alone.
+	if err := s.RequestExtend(ctx, "req_x", at.Add(time.Minute), "complex", due, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.RequestGet(ctx, "req_x")
+	if got.ExtendedAt == nil || got.ExtensionReason != "complex" || !got.ExtendedDueAt.Equal(due) || got.Lease != "worker" ||
+		got.Progress != "resolved" || string(got.Identities) != "sealed" || got.Status != lethe.RequestRunning {
+		t.Errorf("after the extension: %+v", got)
+	}
+	if err := s.RequestExtend(ctx, "req_x", at.Add(2*time.Minute), "again", due, rec); lethe.ErrorCode(err) != lethe.ECONFLICT {
+		t.Errorf("extend twice: %v, want ECONFLICT", err)
+	}
+	if err := s.RequestExtend(ctx, "nope", at, "x", due, rec); lethe.ErrorCode(err) != lethe.ENOTFOUND {
+		t.Errorf("extend unknown: %v, want ENOTFOUND", err)
+	}
+	done := newRequest("req_done", lethe.RequestCompleted, at)
+	done.CompletedAt = &at
+	if err := s.RequestCreate(ctx, done, lethe.AuditRecord{Actor: "cli", Action: "request.created"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestExtend(ctx, "req_done", at, "late", due, rec); lethe.ErrorCode(err) != lethe.ECONFLICT {
+		t.Errorf("extend a completed request: %v, want ECONFLICT", err)
+	}
+	if head, _ := s.AuditHead(ctx); head.Size != 3 {
+		t.Errorf("audit size %d, want 3 (two creates, one extension)", head.Size)
 	}
 }
