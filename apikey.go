@@ -20,11 +20,14 @@ const (
 	// ScopeROPARead reads the records of processing (Art. 30), which name
 	// purposes, recipients and security measures but no data subject.
 	ScopeROPARead Scope = "ropa:read"
+	// ScopeRetentionRead reads the retention schedule and the progress
+	// of its runs (counts only).
+	ScopeRetentionRead Scope = "retention:read"
 	ScopeAdmin    Scope = "admin"
 )
 
 // Scopes lists the known scopes.
-var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeRequestsRead, ScopeRequestsWrite, ScopeROPARead, ScopeAdmin}
+var Scopes = []Scope{ScopeConsentRead, ScopeConsentWrite, ScopeAuditRead, ScopeRequestsRead, ScopeRequestsWrite, ScopeROPARead, ScopeRetentionRead, ScopeAdmin}
 
 // APIKey is a bearer credential. Only the SHA-256 of its secret is stored;
 // the secret is shown once, when the key is created.

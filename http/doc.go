@@ -9,7 +9,7 @@
 //
 // Authenticated endpoints take Authorization: Bearer lethe_... (package
 // apikey); each needs a scope (consent:read, consent:write, audit:read,
-// requests:read, requests:write, ropa:read, admin, where admin implies
+// requests:read, requests:write, ropa:read, retention:read, admin, where admin implies
 // every scope). A missing, unknown or revoked key
 // is 401 with WWW-Authenticate; a key without the scope is 403 naming it.
 //

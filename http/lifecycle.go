@@ -29,7 +29,7 @@ type requestListOutput struct {
 }
 
 type requestReasonInput struct {
-	ID   string `path:"id" maxLength:"64" doc:"A request id."`
+	ID string `path:"id" maxLength:"64" doc:"A request id."`
 	// Body is optional: retry and cancel need no reason.
 	Body *struct {
 		Reason string `json:"reason,omitempty" maxLength:"1000" doc:"Told to the person and kept in the record: no personal data. Required to reject and extend."`

@@ -31,6 +31,7 @@ import (
 	"github.com/lethe-privacy/lethe/consent"
 	"github.com/lethe-privacy/lethe/dsr"
 	"github.com/lethe-privacy/lethe/intake"
+	"github.com/lethe-privacy/lethe/retention"
 )
 
 // MaxBodyBytes bounds a request body. Larger bodies are answered 413.
@@ -94,6 +95,9 @@ type Options struct {
 	// without an Authorization header, /verify and /resend. Without it
 	// those answer 401 or 503.
 	Intake *intake.Service
+	// Retention is this node's retention scheduler, whose state and
+	// schedule GET /v1/retention shows (nil: retention is off).
+	Retention *retention.Scheduler
 	// SubjectRef computes an identity's subject reference
 	// (keyring.Keyring.SubjectRef): a resend checks with it that the
 	// address given is the request's. Without it /resend answers 503.
@@ -178,6 +182,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.registerLifecycle()
 	s.registerIntake()
 	s.registerROPA()
+	s.registerRetention()
 	if err := s.finishSpec(); err != nil {
 		return nil, err
 	}
@@ -226,7 +231,7 @@ func (s *Server) humaConfig() huma.Config {
 				SecuritySchemes: map[string]*huma.SecurityScheme{
 					"bearer": {
 						Type: "http", Scheme: "bearer", BearerFormat: "lethe_<id>_<secret>",
-						Description: "An API key. Scopes: consent:read, consent:write, audit:read, requests:read, requests:write, ropa:read, admin (implies all).",
+						Description: "An API key. Scopes: consent:read, consent:write, audit:read, requests:read, requests:write, ropa:read, retention:read, admin (implies all).",
 					},
 				},
 			},

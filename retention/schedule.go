@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -62,6 +63,32 @@ type Scheduler struct {
 	Every  time.Duration
 	Clock  lethe.Clock
 	Logger *slog.Logger
+
+	mu       sync.Mutex
+	running  bool
+	progress *Progress
+	last     *RetentionRun
+}
+
+// State is what this node's scheduler is doing: whether it runs retention
+// now and how far it got, and the result of its last run. Other nodes'
+// runs show in the schedule's lease and completion time in the store.
+type State struct {
+	Running  bool          `json:"running"`
+	Progress *Progress     `json:"progress,omitempty"`
+	LastRun  *RetentionRun `json:"last_run,omitempty"`
+}
+
+// State returns this node's retention state; safe for concurrent use.
+func (s *Scheduler) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := State{Running: s.running, LastRun: s.last}
+	if s.progress != nil {
+		p := *s.progress
+		st.Progress = &p
+	}
+	return st
 }
 
 // Run checks the schedule until ctx ends, running the engine when due.
@@ -138,7 +165,20 @@ func (s *Scheduler) Tick(ctx context.Context) (bool, error) {
 			}
 		}
 	}()
-	run, err := s.Engine.Run(rctx, RunParams{})
+	s.mu.Lock()
+	s.running, s.progress = true, nil
+	s.mu.Unlock()
+	run, err := s.Engine.Run(rctx, RunParams{Progress: func(p Progress) {
+		s.mu.Lock()
+		s.progress = &p
+		s.mu.Unlock()
+	}})
+	s.mu.Lock()
+	s.running, s.progress = false, nil
+	if run != nil {
+		s.last = run
+	}
+	s.mu.Unlock()
 	if err != nil {
 		_ = s.Store.ScheduleRelease(context.WithoutCancel(ctx), ScheduleName, s.Owner)
 		return true, err

@@ -17,7 +17,7 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create --name NAME --scopes a,b",
 		Short: "Create an API key; the key is printed once, alone on the last line of stdout",
-		Long: "Create an API key. Scopes: consent:read, consent:write, audit:read, requests:read, requests:write, ropa:read, admin (admin implies every scope).\n" +
+		Long: "Create an API key. Scopes: consent:read, consent:write, audit:read, requests:read, requests:write, ropa:read, retention:read, admin (admin implies every scope).\n" +
 			"The key is shown once and only its hash is stored: keep it in a secret store.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -38,9 +38,15 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			// Retention's scheduler, built before the server that shows its
+			// state (GET /v1/retention).
+			sched, err := a.RetentionScheduler()
+			if err != nil {
+				return err
+			}
 			srv, err := api.NewServer(api.Options{
 				Ledger: a.Consent, Audit: a.Audit, APIKeys: a.APIKeys, Store: a.Store, Requests: a.Requests, Config: a.Config, Ready: a.Ready, Logger: log, Version: buildVersion(),
-				Intake: publicIntake(a), SubjectRef: a.Keyring.SubjectRef, TrustedProxies: a.TrustedProxies,
+				Retention: sched, Intake: publicIntake(a), SubjectRef: a.Keyring.SubjectRef, TrustedProxies: a.TrustedProxies,
 			})
 			if err != nil {
 				return err
@@ -64,10 +70,6 @@ func newServeCmd(g *globals) *cobra.Command {
 			// Retention runs daily (retention.at in lethe.yaml); the
 			// schedule in the store keeps one node at a time on it and
 			// catches up a run missed while no node was up.
-			sched, err := a.RetentionScheduler()
-			if err != nil {
-				return err
-			}
 			if sched != nil {
 				go sched.Run(ctx)
 			}
