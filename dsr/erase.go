@@ -245,10 +245,17 @@ func (e *Engine) erase(ctx context.Context, p EraseParams, only string) (*Certif
 	if err != nil {
 		return nil, err
 	}
+	all := withFound(p.Identities, keys.found)
 	if p.Resolved != nil && !p.DryRun {
-		if err := p.Resolved(ctx, withFound(p.Identities, keys.found)); err != nil {
+		if err := p.Resolved(ctx, all); err != nil {
 			return nil, err
 		}
+	}
+	if len(all) > len(p.Identities) {
+		// This run found identities the earlier ones did not (a datastore
+		// that was down answered): rows reachable through them may sit in
+		// collections an earlier run finished, so none is skipped.
+		p.Done = nil
 	}
 	failed := map[string]error{}
 	for ds, err := range keys.failed {

@@ -176,8 +176,14 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 		if req.Progress == ProgressShredding {
 			// Complete and verified before the process stopped: only the
 			// shred is left (harmless to repeat; it audits each call).
-			if _, err := r.opts.Engine.opts.Shred(context.WithoutCancel(runCtx), ids); err != nil {
+			n, err := r.opts.Engine.opts.Shred(context.WithoutCancel(runCtx), ids)
+			if err != nil {
 				return r.outcome(ctx, req, nil, "", fmt.Errorf("shred subject keys: %w", err)), nil
+			}
+			var cert Certificate
+			if json.Unmarshal(req.Result, &cert) == nil {
+				cert.KeysShredded = n
+				req.Result, _ = json.Marshal(&cert)
 			}
 			return r.finishErasure(ctx, req, ids), nil
 		}
