@@ -23,7 +23,7 @@ const (
 	// ScopeRetentionRead reads the retention schedule and the progress
 	// of its runs (counts only).
 	ScopeRetentionRead Scope = "retention:read"
-	ScopeAdmin    Scope = "admin"
+	ScopeAdmin         Scope = "admin"
 )
 
 // Scopes lists the known scopes.

@@ -27,6 +27,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/config"
@@ -63,16 +64,22 @@ func newBenchDSRCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.IntVar(&o.subjects, "subjects", 100_000, "subjects in the seeded estate (about 13 rows each)")
+	o.registerEstate(f)
 	f.IntVar(&o.samples, "samples", 200, "requests per measurement (engine and baseline each)")
+	f.BoolVar(&o.noSeed, "no-seed", false, "reuse an estate seeded by a previous run")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements to this file")
+	return c
+}
+
+// registerEstate adds the flags of the seeded demo estate that the
+// benchmarks over it share.
+func (o *benchDSROptions) registerEstate(f *pflag.FlagSet) {
+	f.IntVar(&o.subjects, "subjects", 100_000, "subjects in the seeded estate (about 13 rows each)")
 	f.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable&search_path=lethe_bench", "PostgreSQL URL for the shop tables (schema in search_path is created)")
 	f.StringVar(&o.mysql, "mysql", "root@tcp(127.0.0.1:3306)/lethe_bench", "MariaDB DSN for analytics events (database is created)")
 	f.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/5", "Redis URL for sessions and carts (the database's demo keys are replaced)")
 	f.StringVar(&o.configPath, "datamap", "examples/lethe-multi.yaml", "the multi-store data map of the demo")
-	f.BoolVar(&o.noSeed, "no-seed", false, "reuse an estate seeded by a previous run")
 	f.Int64Var(&o.seed, "seed", 1, "demo seed")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements to this file")
-	return c
 }
 
 // benchEstate is the seeded estate with raw handles for the baseline.

@@ -38,10 +38,11 @@ func newBenchRequestsCmd() *cobra.Command {
 		Use:   "requests",
 		Short: "Erasure requests processed per minute by the request workers vs a loop calling the engine directly",
 		Long: "Seeds the demo shop (examples/lethe-multi.yaml) across PostgreSQL, MariaDB, SQLite, Redis and a webhook, then\n" +
-			"erases --requests subjects three ways, each on subjects of its own, and reports requests per minute:\n" +
-			"  loop     one loop calling the engine's Erase directly (the baseline: audit, tombstones, shred included)\n" +
-			"  node     the same requests recorded verified and run by one process's worker on the embedded store\n" +
-			"  2 procs  the same run by two `lethe serve` processes sharing a PostgreSQL store (--store)\n" +
+			"erases --requests subjects four ways, each on subjects of its own, and reports requests per minute:\n" +
+			"  loop     one loop calling the engine's Erase directly (the baseline: audit, tombstones, shred included),\n" +
+			"           once on the embedded store and once on the PostgreSQL store (--store)\n" +
+			"  node     requests recorded verified and run by one process's worker on the embedded store\n" +
+			"  2 procs  requests run by two `lethe serve` processes sharing the PostgreSQL store\n" +
 			"The worker does what the loop does plus the lifecycle: leases, checkpoints, transitions, notices.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,14 +50,9 @@ func newBenchRequestsCmd() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.IntVar(&o.subjects, "subjects", 100_000, "subjects in the seeded estate (about 13 rows each)")
+	o.registerEstate(f)
 	f.IntVar(&o.requests, "requests", 200, "erasure requests per measurement")
-	f.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable&search_path=lethe_bench", "PostgreSQL URL for the shop tables (schema in search_path is created)")
-	f.StringVar(&o.mysql, "mysql", "root@tcp(127.0.0.1:3306)/lethe_bench", "MariaDB DSN for analytics events (database is created)")
-	f.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/5", "Redis URL for sessions and carts (the database's demo keys are replaced)")
 	f.StringVar(&o.store, "store", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable&search_path=lethe_bench_store", "PostgreSQL URL for Lethe's store of the two-process run (the schema in search_path is dropped and created)")
-	f.StringVar(&o.configPath, "datamap", "examples/lethe-multi.yaml", "the multi-store data map of the demo")
-	f.Int64Var(&o.seed, "seed", 1, "demo seed")
 	return c
 }
 
