@@ -197,6 +197,11 @@ func LoadOrCreateSecrets(dataDir string) (s *Secrets, created bool, err error) {
 		return s, false, nil
 	}
 	if _, statErr := os.Stat(dir); !errors.Is(statErr, fs.ErrNotExist) && !isEmptyDir(dir) {
+		// Another process may have moved its new secrets into place
+		// between the load and the look: load again.
+		if s, lerr := LoadSecretsDir(dir); lerr == nil {
+			return s, false, nil
+		}
 		// The directory holds something (or cannot be examined): what is
 		// wrong with it needs a person, not new keys. An empty one, made in
 		// advance, is replaced.
