@@ -39,6 +39,12 @@ type Options struct {
 	DataDir string
 	// DatabaseURL selects PostgreSQL instead of the embedded database.
 	DatabaseURL string
+	// Synchronous is the embedded database's durability: "full" (the
+	// default: every commit is fsynced and survives a power loss) or
+	// "normal" (commits survive a crash of the process; a power loss may
+	// lose the last ones). See sqlite.Options. Ignored with DatabaseURL,
+	// whose server decides (synchronous_commit).
+	Synchronous string
 	// Actor is recorded in the audit log for what Open itself appends
 	// (config.loaded). Defaults to "library".
 	Actor string
@@ -134,7 +140,7 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 		}
 		a.Store = s
 	} else {
-		s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dataDir, "lethe.db"), Clock: clock})
+		s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dataDir, "lethe.db"), Synchronous: opts.Synchronous, Clock: clock})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}

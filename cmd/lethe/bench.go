@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 			"database given (its tables get benchmark rows: give a scratch database).",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, n, writers, rounds, checks, subjects, conns, dur)
+			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, g.synchronous, n, writers, rounds, checks, subjects, conns, dur)
 		},
 	}
 	f := consentCmd.Flags()
@@ -97,14 +98,14 @@ func concurrently(n, writers int, fn func(i int) error) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-func benchConsent(ctx context.Context, w io.Writer, databaseURL string, n, writers, rounds, checks, subjects, conns int, dur time.Duration) error {
+func benchConsent(ctx context.Context, w io.Writer, databaseURL, synchronous string, n, writers, rounds, checks, subjects, conns int, dur time.Duration) error {
 	dir, err := os.MkdirTemp("", "lethe-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	engine := "sqlite"
-	opts := app.Options{Config: benchConfig(), DataDir: dir, Actor: "bench"}
+	engine := "sqlite, synchronous=" + strings.ToLower(synchronous)
+	opts := app.Options{Config: benchConfig(), DataDir: dir, Synchronous: synchronous, Actor: "bench"}
 	if databaseURL != "" {
 		engine, opts.DatabaseURL = "postgres", databaseURL
 	}

@@ -83,6 +83,8 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", []string{"consent", "check", "--bogus"}, 2, "unknown flag"},
 		{"unknown command", []string{"nonsense"}, 2, "unknown command"},
 		{"bad output", []string{"-o", "xml", "version"}, 2, "--output"},
+		{"bad durability", []string{"--sqlite-synchronous", "off", "migrate"}, 2, "--sqlite-synchronous must be full or normal"},
+		{"durability normal", []string{"--sqlite-synchronous", "NORMAL", "consent", "check", "u-1", "marketing_email"}, 0, "granted"},
 		{"invalid config", []string{"config", "validate", bad}, 3, `purposes[0].lawful_basis: line 4: "consnet" is not one of consent`},
 		{"missing policy version", []string{"consent", "record", "--subject-id", "u-1", "--mechanism", "cli", "--grant", "analytics"}, 3, "policy_version"},
 		{"unknown scope", []string{"apikey", "create", "--name", "x", "--scopes", "root"}, 3, "unknown scope"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ type globals struct {
 	configPath  string
 	dataDir     string
 	databaseURL string
+	synchronous string
 	output      string
 }
 
@@ -37,6 +39,9 @@ func newRootCmd() *cobra.Command {
 			if g.output != "table" && g.output != "json" {
 				return usageError{fmt.Errorf("--output must be json or table, not %q", g.output)}
 			}
+			if s := strings.ToLower(g.synchronous); s != "full" && s != "normal" {
+				return usageError{fmt.Errorf("--sqlite-synchronous must be full or normal, not %q", g.synchronous)}
+			}
 			return nil
 		},
 	}
@@ -44,6 +49,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.configPath, "config", os.Getenv("LETHE_CONFIG"), "privacy-as-code config file (env LETHE_CONFIG; default ./lethe.yaml when present)")
 	pf.StringVar(&g.dataDir, "data-dir", cmp.Or(os.Getenv("LETHE_DATA_DIR"), "lethe-data"), "data directory: embedded database and secrets (env LETHE_DATA_DIR)")
 	pf.StringVar(&g.databaseURL, "database-url", os.Getenv("LETHE_DATABASE_URL"), "PostgreSQL URL; when set, Lethe's state lives there instead of the embedded database (env LETHE_DATABASE_URL)")
+	pf.StringVar(&g.synchronous, "sqlite-synchronous", cmp.Or(os.Getenv("LETHE_SQLITE_SYNCHRONOUS"), "full"), "embedded database durability: full (every commit fsynced, survives power loss) or normal (faster; a power loss may lose the last commits) (env LETHE_SQLITE_SYNCHRONOUS)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 
@@ -111,6 +117,7 @@ func (g *globals) open(ctx context.Context, needConfig bool, actor string) (*app
 		ConfigPath:  path,
 		DataDir:     g.dataDir,
 		DatabaseURL: g.databaseURL,
+		Synchronous: g.synchronous,
 		Actor:       actor,
 	})
 }

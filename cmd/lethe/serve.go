@@ -31,7 +31,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				return usageError{errNoConfig}
 			}
 			a, err := app.Open(ctx, app.Options{
-				ConfigPath: path, DataDir: g.dataDir, DatabaseURL: g.databaseURL,
+				ConfigPath: path, DataDir: g.dataDir, DatabaseURL: g.databaseURL, Synchronous: g.synchronous,
 				Actor: "server", AuditConfigLoad: true, Logger: log,
 			})
 			if err != nil {

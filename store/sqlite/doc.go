@@ -21,11 +21,14 @@
 // a new subject's data key is stored in the transaction of its first
 // consent events.
 //
-// Durability: synchronous=NORMAL by default. In WAL mode a commit then
-// survives any crash of the process; an OS crash or power loss may lose the
-// most recent commits but never corrupts the database. Options.Synchronous
-// "FULL" fsyncs the WAL on every commit for deployments that must not lose
-// an acknowledged consent even to power loss.
+// Durability: synchronous=FULL by default: the WAL is fsynced on every
+// commit, so an acknowledged consent, withdrawal or erasure survives a
+// power loss, as on PostgreSQL with its defaults. The ledger is evidence;
+// losing an acknowledged withdrawal is not a trade to make silently.
+// Options.Synchronous "NORMAL" skips the fsync (in WAL mode a commit then
+// survives any crash of the process, and an OS crash or power loss may
+// lose the most recent commits but never corrupts the database) for
+// deployments that prefer several times the single-writer append rate.
 //
 // Change feed: SQLite cannot say which subject changed, so SubjectChanges
 // polls PRAGMA data_version (every 100ms by default) and sends a zero

@@ -40,10 +40,13 @@ type Options struct {
 	// Path is the database file, e.g. <data-dir>/lethe.db. It is created
 	// with mode 0600 (and its directory with 0700) when missing. Required.
 	Path string
-	// Synchronous is the SQLite synchronous level: "NORMAL" or "FULL".
-	// NORMAL, in WAL mode, survives any process crash; a power loss or OS
-	// crash may lose the last commits (never corrupt the file). FULL also
-	// survives those, at the cost of an fsync per commit. Defaults to NORMAL.
+	// Synchronous is the SQLite synchronous level: "FULL" or "NORMAL"
+	// (either case). FULL, the default, fsyncs the write-ahead log on every
+	// commit: an acknowledged consent or withdrawal survives a power loss,
+	// as on PostgreSQL with its default synchronous_commit. NORMAL skips
+	// that fsync: a commit survives any crash of the process, but a power
+	// loss or OS crash may lose the last commits (never corrupt the file).
+	// Concurrent writes share a commit, and so its fsync.
 	Synchronous string
 	// BusyTimeout is how long a write waits for another process holding the
 	// write lock before giving up with EUNAVAILABLE. Defaults to 5s.
@@ -104,9 +107,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Path == "" {
 		return nil, lethe.FieldErrorf("path", "the SQLite database path is required")
 	}
-	syncLevel := strings.ToUpper(cmp.Or(opts.Synchronous, "NORMAL"))
+	syncLevel := strings.ToUpper(cmp.Or(opts.Synchronous, "FULL"))
 	if syncLevel != "NORMAL" && syncLevel != "FULL" {
-		return nil, lethe.FieldErrorf("synchronous", "must be NORMAL or FULL")
+		return nil, lethe.FieldErrorf("synchronous", "must be full or normal, not %q", opts.Synchronous)
 	}
 	if opts.WriterCacheMiB < 0 {
 		return nil, lethe.FieldErrorf("writer_cache_mib", "must not be negative")

@@ -121,7 +121,7 @@ func TestPragmas(t *testing.T) {
 		{"journal_mode", "wal"},
 		{"foreign_keys", "1"},
 		{"secure_delete", "1"},
-		{"synchronous", "1"}, // NORMAL
+		{"synchronous", "2"}, // FULL: an acknowledged consent survives a power loss
 		{"busy_timeout", "5000"},
 	} {
 		var got string
@@ -131,6 +131,18 @@ func TestPragmas(t *testing.T) {
 		if got != c.want {
 			t.Errorf("PRAGMA %s = %s, want %s", c.pragma, got, c.want)
 		}
+	}
+	normal, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "lethe.db"), Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer normal.Close()
+	var got string
+	if err := normal.DB().QueryRow("PRAGMA synchronous").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "1" {
+		t.Errorf("with Synchronous normal, PRAGMA synchronous = %s, want 1 (NORMAL)", got)
 	}
 }
 
