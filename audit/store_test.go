@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/internal/testenv"
@@ -29,6 +30,11 @@ type rawStore struct {
 	dollar   bool // $1 placeholders instead of ?
 	triggers func(t testing.TB) []string
 	drop     func(name string) string
+	// treeInEntries: the store keeps each leaf's tree hashes in its entry's
+	// tree_hashes column and has no head row (SQLite); otherwise they are
+	// rows of audit_tree_hashes and the head a row of audit_head
+	// (PostgreSQL).
+	treeInEntries bool
 }
 
 func backends() []backend {
@@ -45,7 +51,7 @@ func openSQLite(t testing.TB) *rawStore {
 		t.Fatalf("open sqlite store: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	r := &rawStore{Store: s, db: s.DB()}
+	r := &rawStore{Store: s, db: s.DB(), treeInEntries: true}
 	r.triggers = func(t testing.TB) []string {
 		return r.strings(t, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'audit%'`)
 	}
@@ -141,4 +147,92 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, open func(testing.TB) *r
 			fn(t, b.open)
 		})
 	}
+}
+
+// setHead moves the head row, as an attacker covering their tracks would;
+// a store whose head is its last entry has nothing to move.
+func (r *rawStore) setHead(t testing.TB, size uint64, last lethe.AuditEntry) {
+	t.Helper()
+	if !r.treeInEntries {
+		r.exec(t, `UPDATE audit_head SET size = ?, last_hash = ?`, int64(size), last.Hash[:])
+	}
+}
+
+// treeOf returns leaf seq's stored tree hashes (tree_hashes layout).
+func (r *rawStore) treeOf(t testing.TB, seq int64) []byte {
+	t.Helper()
+	var tree []byte
+	if err := r.db.QueryRowContext(context.Background(), `SELECT tree_hashes FROM audit_entries WHERE seq = ?`, seq).Scan(&tree); err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+// setTreeHash overwrites the stored tree hash at storage index idx.
+func (r *rawStore) setTreeHash(t testing.TB, idx int64, h []byte) {
+	t.Helper()
+	if !r.treeInEntries {
+		if r.exec(t, `UPDATE audit_tree_hashes SET hash = ? WHERE idx = ?`, h, idx) != 1 {
+			t.Fatalf("no tree hash at %d", idx)
+		}
+		return
+	}
+	seq, pos := leafOfHash(idx)
+	tree := r.treeOf(t, seq)
+	copy(tree[32*pos:32*pos+32], h)
+	r.exec(t, `UPDATE audit_entries SET tree_hashes = ? WHERE seq = ?`, tree, seq)
+}
+
+// deleteTreeHash removes the stored tree hash at storage index idx (in
+// an entry's tree_hashes, with the ones after it: a row holds a prefix).
+func (r *rawStore) deleteTreeHash(t testing.TB, idx int64) {
+	t.Helper()
+	if !r.treeInEntries {
+		if r.exec(t, `DELETE FROM audit_tree_hashes WHERE idx = ?`, idx) != 1 {
+			t.Fatalf("no tree hash at %d", idx)
+		}
+		return
+	}
+	seq, pos := leafOfHash(idx)
+	r.exec(t, `UPDATE audit_entries SET tree_hashes = ? WHERE seq = ?`, r.treeOf(t, seq)[:32*pos], seq)
+}
+
+// deleteTreeFrom removes the tree hashes of leaves first and later (gone
+// with the entries when they live in them).
+func (r *rawStore) deleteTreeFrom(t testing.TB, first int64) {
+	t.Helper()
+	if !r.treeInEntries {
+		r.exec(t, `DELETE FROM audit_tree_hashes WHERE idx >= ?`, tlog.StoredHashIndex(0, first))
+	}
+}
+
+// replaceTree stores tree as the whole Merkle tree.
+func (r *rawStore) replaceTree(t testing.TB, tree memTree) {
+	t.Helper()
+	if !r.treeInEntries {
+		r.exec(t, `DELETE FROM audit_tree_hashes`)
+		for idx, h := range tree {
+			r.exec(t, `INSERT INTO audit_tree_hashes (idx, hash) VALUES (?, ?)`, idx, h[:])
+		}
+		return
+	}
+	rows := map[int64][]byte{}
+	for idx := int64(0); ; idx++ {
+		h, ok := tree[idx]
+		if !ok {
+			break
+		}
+		seq, _ := leafOfHash(idx)
+		rows[seq] = append(rows[seq], h[:]...)
+	}
+	for seq, b := range rows {
+		r.exec(t, `UPDATE audit_entries SET tree_hashes = ? WHERE seq = ?`, b, seq)
+	}
+}
+
+// leafOfHash is the leaf whose append stored the tree hash at storage
+// index idx, and the hash's place among those it stored.
+func leafOfHash(idx int64) (seq int64, pos int) {
+	level, n := tlog.SplitStoredHashIndex(idx)
+	return (n+1)<<level - 1, level
 }

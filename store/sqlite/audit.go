@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/audit"
 )
@@ -19,51 +21,48 @@ const auditPage = 512
 
 // txAudit is the audit log's state inside the writer's current
 // transaction. Only the writer goroutine touches it. Appends in one
-// transaction (several, when writes are grouped) read the head once, chain
-// from the head in memory, and leave the tree hashes and the head to be
-// written once, by flush, just before commit: fewer statements per append.
+// transaction (several, when writes are grouped) read the head once and
+// chain from it in memory.
 type txAudit struct {
 	loaded  bool
-	stored  int64           // head size as read, for the guarded update
-	head    lethe.AuditHead // head after the appends so far
-	pending []lethe.AuditTreeHash
-	byIndex map[int64][32]byte // pending, by storage index
+	head    lethe.AuditHead    // head after the appends so far
+	byIndex map[int64][32]byte // tree hashes written in this transaction
 }
 
 func (a *txAudit) reset() {
-	a.loaded, a.stored, a.head, a.pending = false, 0, lethe.AuditHead{}, a.pending[:0]
+	a.loaded, a.head = false, lethe.AuditHead{}
 	clear(a.byIndex)
 }
 
 // appendAudit seals records after the transaction's head and inserts the
-// entries inside tx; their tree hashes and the new head are written by
-// flushAudit before commit. The caller holds the write lock (BEGIN
-// IMMEDIATE), which is what serialises appends, also against other
-// processes. The returned hashes (written, and read from the table) must be
+// entries, each with the Merkle tree hashes its leaf completes, inside tx.
+// The caller holds the write lock (BEGIN IMMEDIATE), which is what
+// serialises appends, also against other processes; seq being the primary
+// key makes a second writer at the same place fail rather than fork the
+// log. The returned hashes (written, and read from the table) must be
 // cached only once tx has committed.
+//
+// Why the hashes live in the entry's row (migration 00022): a commit
+// writes every page it touched to the write-ahead log, and the separate
+// tree-hash table and single-row head each cost a page per commit. The
+// head is the last entry; the hashes a leaf completes are known when it is
+// appended, and contiguous in tlog's storage order.
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.AuditRecord) ([]lethe.AuditEntry, []lethe.AuditTreeHash, error) {
 	if len(records) == 0 {
 		return nil, nil, nil
 	}
 	a := &s.txAudit
 	if !a.loaded {
-		var (
-			size int64
-			last []byte
-		)
-		if err := tx.StmtContext(ctx, s.st.headGet).QueryRowContext(ctx).Scan(&size, &last); err != nil {
-			return nil, nil, translate("read audit head", err)
-		}
-		lastHash, err := hash32(last)
+		head, err := readHead(tx.StmtContext(ctx, s.st.headGet).QueryRowContext(ctx))
 		if err != nil {
-			return nil, nil, fmt.Errorf("read audit head: %w", err)
+			return nil, nil, err
 		}
-		a.loaded, a.stored, a.head = true, size, lethe.AuditHead{Size: uint64(size), LastHash: lastHash}
+		a.loaded, a.head = true, head
 	}
 
 	var (
-		hashGet *sql.Stmt
-		read    []lethe.AuditTreeHash
+		rows *treeRows
+		read []lethe.AuditTreeHash
 	)
 	reader := func(indexes []int64) ([][32]byte, error) {
 		out := make([][32]byte, len(indexes))
@@ -76,17 +75,10 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 				out[i] = h
 				continue
 			}
-			if hashGet == nil {
-				hashGet = tx.StmtContext(ctx, s.st.hashGet)
+			if rows == nil {
+				rows = &treeRows{st: tx.StmtContext(ctx, s.st.hashGet)}
 			}
-			var b []byte
-			if err := hashGet.QueryRowContext(ctx, idx).Scan(&b); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					return nil, fmt.Errorf("audit tree hash %d is missing", idx)
-				}
-				return nil, err
-			}
-			h, err := hash32(b)
+			h, err := rows.hash(ctx, idx)
 			if err != nil {
 				return nil, err
 			}
@@ -102,6 +94,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 	}
 
 	ins := tx.StmtContext(ctx, s.st.entryInsert)
+	rest := hashes
 	for _, e := range entries {
 		details, err := encodeDetails(e.Details)
 		if err != nil {
@@ -111,8 +104,17 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 		if !e.SubjectRef.IsZero() {
 			ref = e.SubjectRef[:]
 		}
+		first, n := leafHashSpan(e.Seq)
+		if int64(len(rest)) < n || rest[0].Index != first {
+			return nil, nil, fmt.Errorf("append audit entry %d: tree hashes out of step with the entries", e.Seq)
+		}
+		tree := make([]byte, 0, 32*n)
+		for _, h := range rest[:n] {
+			tree = append(tree, h.Hash[:]...)
+		}
+		rest = rest[n:]
 		if _, err := ins.ExecContext(ctx, int64(e.Seq), micros(e.Time), e.Actor, e.Action, ref, e.Object,
-			details, nilIfEmpty(e.PayloadHash), e.PrevHash[:], e.Hash[:]); err != nil {
+			details, nilIfEmpty(e.PayloadHash), e.PrevHash[:], e.Hash[:], tree); err != nil {
 			return nil, nil, translate("append audit entry", err)
 		}
 	}
@@ -120,47 +122,79 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, records []lethe.Aud
 		a.byIndex = make(map[int64][32]byte)
 	}
 	for _, h := range hashes {
-		a.pending = append(a.pending, h)
 		a.byIndex[h.Index] = h.Hash
 	}
 	a.head = next
 	return entries, append(hashes, read...), nil
 }
 
-// flushAudit writes the transaction's pending tree hashes and moves the
-// head, once, before commit.
-func (s *Store) flushAudit(ctx context.Context, tx *sql.Tx) error {
-	a := &s.txAudit
-	if !a.loaded || a.head.Size == uint64(a.stored) {
-		return nil
+// leafHashSpan returns where the tree hashes that appending leaf seq
+// stores begin, in tlog's storage order, and how many there are: its leaf
+// hash, then one per subtree it completes (levels 1, 2, ...).
+func leafHashSpan(seq uint64) (first, n int64) {
+	first = tlog.StoredHashIndex(0, int64(seq))
+	return first, tlog.StoredHashIndex(0, int64(seq)+1) - first
+}
+
+// hashLeaf returns the leaf whose row holds the tree hash at storage index
+// idx, and the hash's place in that row's tree_hashes: the node at (level,
+// n) is completed by leaf (n+1)<<level - 1, as its level-th hash.
+func hashLeaf(idx int64) (seq int64, pos int) {
+	level, n := tlog.SplitStoredHashIndex(idx)
+	return (n+1)<<level - 1, level
+}
+
+// treeRows reads tree hashes out of audit entries' tree_hashes through st
+// (sqlHashGet), remembering the last row: neighbouring indexes often share
+// one.
+type treeRows struct {
+	st   *sql.Stmt
+	seq  int64
+	tree []byte
+	have bool
+}
+
+// hash returns the hash at storage index idx; a missing entry or a row too
+// short to hold it is ENOTFOUND naming the index.
+func (r *treeRows) hash(ctx context.Context, idx int64) ([32]byte, error) {
+	if idx < 0 {
+		return [32]byte{}, lethe.Errorf(lethe.ENOTFOUND, "audit tree hash %d is not stored", idx)
 	}
-	rest := a.pending
-	args := make([]any, 0, 2*hashChunks[0])
-	for i, n := range hashChunks {
-		if len(rest) < n {
-			continue
-		}
-		st := tx.StmtContext(ctx, s.st.hashInserts[i])
-		for ; len(rest) >= n; rest = rest[n:] {
-			args = args[:0]
-			for _, h := range rest[:n] {
-				args = append(args, h.Index, h.Hash[:])
+	seq, pos := hashLeaf(idx)
+	if !r.have || r.seq != seq {
+		var tree []byte
+		if err := r.st.QueryRowContext(ctx, seq).Scan(&tree); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return [32]byte{}, lethe.Errorf(lethe.ENOTFOUND, "audit tree hash %d is not stored", idx)
 			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return translate("append audit tree hashes", err)
-			}
+			return [32]byte{}, translate("read audit tree hashes", err)
 		}
+		r.seq, r.tree, r.have = seq, tree, true
 	}
-	res, err := tx.StmtContext(ctx, s.st.headSet).ExecContext(ctx, int64(a.head.Size), a.head.LastHash[:], a.stored)
+	if len(r.tree) < 32*(pos+1) {
+		return [32]byte{}, lethe.Errorf(lethe.ENOTFOUND, "audit tree hash %d is not stored", idx)
+	}
+	return [32]byte(r.tree[32*pos : 32*pos+32]), nil
+}
+
+// readHead scans sqlHeadGet: the last entry's seq and hash, or the empty
+// log's head.
+func readHead(row *sql.Row) (lethe.AuditHead, error) {
+	var (
+		seq  int64
+		last []byte
+	)
+	if err := row.Scan(&seq, &last); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return lethe.AuditHead{}, nil
+		}
+		return lethe.AuditHead{}, translate("read audit head", err)
+	}
+	h, err := hash32(last)
 	if err != nil {
-		return translate("move audit head", err)
+		return lethe.AuditHead{}, fmt.Errorf("read audit head: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		// Cannot happen under the write lock; refuse rather than fork the
-		// log.
-		return fmt.Errorf("move audit head: head moved under the write lock")
-	}
-	return nil
+	return lethe.AuditHead{Size: uint64(seq) + 1, LastHash: h}, nil
 }
 
 // cacheHashes remembers hashes written by a committed transaction.
@@ -200,20 +234,10 @@ func (s *Store) AuditAppend(ctx context.Context, records []lethe.AuditRecord) ([
 	return entries, nil
 }
 
-// AuditHead returns the current size and last leaf hash.
+// AuditHead returns the current size and last leaf hash: those of the last
+// entry.
 func (s *Store) AuditHead(ctx context.Context) (lethe.AuditHead, error) {
-	var (
-		size int64
-		last []byte
-	)
-	if err := s.reader.QueryRowContext(ctx, sqlHeadGet).Scan(&size, &last); err != nil {
-		return lethe.AuditHead{}, translate("read audit head", err)
-	}
-	h, err := hash32(last)
-	if err != nil {
-		return lethe.AuditHead{}, fmt.Errorf("read audit head: %w", err)
-	}
-	return lethe.AuditHead{Size: uint64(size), LastHash: h}, nil
+	return readHead(s.reader.QueryRowContext(ctx, sqlHeadGet))
 }
 
 // AuditEntries calls fn for entries with from <= Seq < to, in Seq order, a
@@ -305,16 +329,10 @@ func (s *Store) AuditTreeHashes(ctx context.Context, indexes []int64) ([][32]byt
 		return nil, translate("read audit tree hashes", err)
 	}
 	defer st.Close()
+	rows := &treeRows{st: st}
 	for i, idx := range indexes {
-		var b []byte
-		if err := st.QueryRowContext(ctx, idx).Scan(&b); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil, lethe.Errorf(lethe.ENOTFOUND, "audit tree hash %d is not stored", idx)
-			}
-			return nil, translate("read audit tree hashes", err)
-		}
-		if out[i], err = hash32(b); err != nil {
-			return nil, fmt.Errorf("read audit tree hash %d: %w", idx, err)
+		if out[i], err = rows.hash(ctx, idx); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"runtime"
 
 	"github.com/lethe-privacy/lethe"
@@ -213,10 +212,6 @@ func (s *Store) runGroup(group []*writeJob) {
 			return
 		}
 	}
-	if err := s.flushAudit(bg, tx); err != nil {
-		s.abortGroup(tx, live, err)
-		return
-	}
 	err = tx.Commit()
 	for _, j := range ok {
 		if err != nil {
@@ -237,16 +232,6 @@ func (r refusal) Error() string { return r.err.Error() }
 // its transaction (nor in the transaction's audit state).
 func refuse(err error) error { return refusal{err} }
 
-// abortGroup rolls the group back and fails every write not answered yet.
-func (s *Store) abortGroup(tx *sql.Tx, live []*writeJob, cause error) {
-	_ = tx.Rollback()
-	for _, j := range live {
-		if !j.answered {
-			j.answer(fmt.Errorf("grouped write rolled back: %w", cause))
-		}
-	}
-}
-
 func (s *Store) runAlone(j *writeJob) {
 	if err := j.ctx.Err(); err != nil {
 		j.answer(err)
@@ -264,11 +249,6 @@ func (s *Store) runAlone(j *writeJob) {
 		if errors.As(err, &r) {
 			err = r.err
 		}
-		j.answer(err)
-		return
-	}
-	if err := s.flushAudit(j.ctx, tx); err != nil {
-		_ = tx.Rollback()
 		j.answer(err)
 		return
 	}

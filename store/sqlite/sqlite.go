@@ -208,15 +208,7 @@ func createFile(path string) error {
 // Migrate applies pending schema migrations. It is idempotent and safe to
 // run from several processes at once; Open calls it.
 func (s *Store) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate sqlite store: %w", err)
-	}
-	// Out of order: migrations are numbered as features land, and one
-	// numbered lower than a data directory's newest may arrive later; it
-	// is applied rather than refused (each migration adds only its own
-	// tables and columns).
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.writer, sub, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
+	p, err := s.migrations()
 	if err != nil {
 		return fmt.Errorf("migrate sqlite store: %w", err)
 	}
@@ -237,6 +229,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return translate("migrate sqlite store", err)
 		}
 	}
+}
+
+// migrations is the goose provider of the embedded migrations on the
+// writer connection.
+func (s *Store) migrations() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	// Out of order: migrations are numbered as features land, and one
+	// numbered lower than a data directory's newest may arrive later; it
+	// is applied rather than refused (each migration adds only its own
+	// tables and columns).
+	return goose.NewProvider(goose.DialectSQLite3, s.writer, sub, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true),
+		goose.WithGoMigrations(migrateTreeIntoEntries()))
 }
 
 // DB returns the writer connection pool (one connection). It is for tests

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 )
 
 // writerStmts are the hot-path statements, prepared once on the single
@@ -14,10 +13,7 @@ type writerStmts struct {
 	eventInsert *sql.Stmt
 	stateUpsert *sql.Stmt
 	headGet     *sql.Stmt
-	headSet     *sql.Stmt
 	hashGet     *sql.Stmt
-	// hashInserts[i] inserts hashChunks[i] tree hashes at once.
-	hashInserts [len(hashChunks)]*sql.Stmt
 	entryInsert *sql.Stmt
 	keyActive   *sql.Stmt
 	keyNextGen  *sql.Stmt
@@ -28,12 +24,6 @@ type writerStmts struct {
 	readKeyActive *sql.Stmt
 	readKeyLatest *sql.Stmt
 }
-
-// hashChunks are the row counts of the multi-row INSERTs that write tree
-// hashes: any number of them takes at most one statement per size (plus
-// repeats of the largest), where a statement costs about as much as the
-// rows it writes. A group of appends writes about two per entry.
-var hashChunks = [...]int{32, 16, 8, 4, 2, 1}
 
 const (
 	sqlEventInsert = `INSERT INTO consent_events
@@ -49,10 +39,11 @@ const (
    event_id = excluded.event_id, recorded_at = excluded.recorded_at
  WHERE excluded.recorded_at > consent_state.recorded_at
     OR (excluded.recorded_at = consent_state.recorded_at AND excluded.event_id > consent_state.event_id)`
-	sqlHeadGet    = `SELECT size, last_hash FROM audit_head WHERE id = 1`
-	sqlHeadSet    = `UPDATE audit_head SET size = ?, last_hash = ? WHERE id = 1 AND size = ?`
-	sqlHashGet    = `SELECT hash FROM audit_tree_hashes WHERE idx = ?`
-	sqlHashInsert = `INSERT INTO audit_tree_hashes (idx, hash) VALUES (?, ?)`
+	// The head is the last entry (no rows: the empty log).
+	sqlHeadGet = `SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1`
+	// A leaf's row holds the tree hashes its append stored (migration
+	// 00022).
+	sqlHashGet    = `SELECT tree_hashes FROM audit_entries WHERE seq = ?`
 	sqlKeyActive  = `SELECT ` + subjectKeyColumns + ` FROM subject_keys WHERE subject_ref = ? AND shredded_at IS NULL`
 	sqlKeyNextGen = `SELECT COALESCE(MAX(generation), 0) + 1 FROM subject_keys WHERE subject_ref = ?`
 	sqlKeyInsert  = `INSERT INTO subject_keys (subject_ref, generation, wrapped, created_at) VALUES (?, ?, ?, ?)`
@@ -67,8 +58,8 @@ const (
  WHERE (SELECT COALESCE(MAX(generation), 0) FROM subject_keys WHERE subject_ref = ?1) = ?2 - 1
    AND NOT EXISTS (SELECT 1 FROM subject_keys WHERE subject_ref = ?1 AND shredded_at IS NULL)`
 	sqlEntryInsert = `INSERT INTO audit_entries
- (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+ (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash, tree_hashes)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
@@ -88,7 +79,6 @@ func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
 		{&w.eventInsert, sqlEventInsert},
 		{&w.stateUpsert, sqlStateUpsert},
 		{&w.headGet, sqlHeadGet},
-		{&w.headSet, sqlHeadSet},
 		{&w.hashGet, sqlHashGet},
 		{&w.entryInsert, sqlEntryInsert},
 		{&w.keyActive, sqlKeyActive},
@@ -102,24 +92,12 @@ func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
 		}
 		*p.dst = st
 	}
-	for i, n := range hashChunks {
-		st, err := db.PrepareContext(ctx, sqlHashInsert+strings.Repeat(", (?, ?)", n-1))
-		if err != nil {
-			return err
-		}
-		w.hashInserts[i] = st
-	}
 	return nil
 }
 
 func (w *writerStmts) close() {
-	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.headSet, w.hashGet,
+	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.hashGet,
 		w.entryInsert, w.keyActive, w.keyNextGen, w.keyInsert, w.keyAppend, w.readKeyActive, w.readKeyLatest} {
-		if st != nil {
-			_ = st.Close()
-		}
-	}
-	for _, st := range w.hashInserts {
 		if st != nil {
 			_ = st.Close()
 		}
