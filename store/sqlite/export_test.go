@@ -12,3 +12,10 @@ func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// CheckpointOnce runs one round of the background checkpointer.
+func (s *Store) CheckpointOnce() error { return s.checkpointOnce() }
+
+// StopCheckpointer stops the background checkpointer, for tests that
+// drive it themselves.
+func (s *Store) StopCheckpointer() { s.stopCheckpointer() }

@@ -213,6 +213,9 @@ func (s *Store) runGroup(group []*writeJob) {
 		}
 	}
 	err = tx.Commit()
+	if err == nil {
+		s.commits.Add(1)
+	}
 	for _, j := range ok {
 		if err != nil {
 			j.answer(translate(j.op, err))
@@ -243,7 +246,11 @@ func (s *Store) runAlone(j *writeJob) {
 		return
 	}
 	s.txAudit.reset()
-	if err := j.fn(j.ctx, tx); err != nil {
+	// The statements run without the caller's cancellation, as in a
+	// group: a write is microseconds once it holds the lock, and the
+	// driver watches a cancellable context with a goroutine per statement
+	// (several per consent append). The lock wait above honours it.
+	if err := j.fn(context.WithoutCancel(j.ctx), tx); err != nil {
 		_ = tx.Rollback()
 		var r refusal
 		if errors.As(err, &r) {
@@ -256,5 +263,6 @@ func (s *Store) runAlone(j *writeJob) {
 		j.answer(translate(j.op, err))
 		return
 	}
+	s.commits.Add(1)
 	j.answer(nil)
 }

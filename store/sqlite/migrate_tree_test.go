@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,4 +142,68 @@ func TestMigrationTreeKeepsEvidence(t *testing.T) {
 			t.Fatalf("open over a moved head: %v, want the migration refused", err)
 		}
 	})
+}
+
+// The background checkpointer copies the log into the database file and,
+// once the log is long, catches up under the write lock so that the next
+// write starts the log over: a steady stream of appends does not grow it
+// without end.
+func TestCheckpointerRestartsTheLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lethe.db")
+	s := open(t, path)
+	s.StopCheckpointer() // this test runs its rounds itself
+	var pageSize int64
+	if err := s.DB().QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	// With nothing checkpointing, the log only grows: its size says how
+	// many pages it holds.
+	for i := 0; ; i++ {
+		if _, err := s.AuditAppend(ctx, []lethe.AuditRecord{{Actor: "test", Action: "thing.done", Object: fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (fi.Size()-32)/(pageSize+24) > 1200 {
+			break
+		}
+	}
+	// A log started over has new salts in its header (bytes 16-23).
+	salt := func() string {
+		t.Helper()
+		f, err := os.Open(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b := make([]byte, 8)
+		if _, err := f.ReadAt(b, 16); err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	appendOne := func() {
+		t.Helper()
+		if _, err := s.AuditAppend(ctx, []lethe.AuditRecord{{Actor: "test", Action: "thing.done", Object: "next"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := salt()
+	appendOne()
+	if salt() != before {
+		t.Fatal("the log started over without a checkpoint: the test cannot tell")
+	}
+	if err := s.CheckpointOnce(); err != nil {
+		t.Fatal(err)
+	}
+	appendOne()
+	if salt() == before {
+		t.Fatal("the write after a checkpoint round did not start the log over")
+	}
 }

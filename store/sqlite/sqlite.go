@@ -94,6 +94,12 @@ type Store struct {
 	writing sync.Mutex
 	// inflight counts the writes between entering write and returning.
 	inflight atomic.Int64
+	// commits counts committed write transactions, for the checkpointer.
+	commits atomic.Int64
+	// ckpt is the checkpointer's connection (see checkpoint.go).
+	ckpt               *sql.DB
+	ckptQuit, ckptDone chan struct{}
+	ckptStop           sync.Once
 	// hashes caches Merkle tree hashes this process wrote or read. Stored
 	// tree hashes never change (the table is append-only), so a cached
 	// value can never be stale; it saves the reads an append needs.
@@ -132,6 +138,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 	w := cloneValues(common)
 	w.Add("_pragma", "journal_mode(WAL)")
+	w.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(writerAutoPages)+")")
 	w.Add("_pragma", "cache_size(-"+strconv.Itoa(1024*cmp.Or(opts.WriterCacheMiB, 64))+")")
 	// The single writer connection makes every transaction BEGIN
 	// IMMEDIATE: it takes the write lock up front, so a transaction never
@@ -169,6 +176,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		writer.Close()
 		return nil, translate("open sqlite store", err)
 	}
+	ckpt, err := sql.Open("sqlite", dsn(abs, common))
+	if err != nil {
+		s.reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	s.startCheckpointer(ckpt)
 	s.startWriter()
 	return s, nil
 }
@@ -264,10 +279,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // EUNAVAILABLE, and closes every connection.
 func (s *Store) Close() error {
 	s.stopWriter()
+	s.stopCheckpointer()
 	s.st.close()
 	var err error
 	if s.reader != nil {
 		err = s.reader.Close()
+	}
+	if s.ckpt != nil {
+		err = errors.Join(err, s.ckpt.Close())
 	}
 	return errors.Join(err, s.writer.Close())
 }
