@@ -19,6 +19,7 @@ type writerStmts struct {
 	keyNextGen  *sql.Stmt
 	keyInsert   *sql.Stmt
 	keyAppend   *sql.Stmt
+	keyLatest   *sql.Stmt
 	// readKeyActive and readKeyLatest are prepared on the reader pool:
 	// every first encryption for a subject reads one.
 	readKeyActive *sql.Stmt
@@ -85,6 +86,7 @@ func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
 		{&w.keyNextGen, sqlKeyNextGen},
 		{&w.keyInsert, sqlKeyInsert},
 		{&w.keyAppend, sqlKeyAppend},
+		{&w.keyLatest, sqlKeyLatest},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -97,7 +99,7 @@ func (w *writerStmts) prepare(ctx context.Context, db, reader *sql.DB) error {
 
 func (w *writerStmts) close() {
 	for _, st := range []*sql.Stmt{w.eventInsert, w.stateUpsert, w.headGet, w.hashGet,
-		w.entryInsert, w.keyActive, w.keyNextGen, w.keyInsert, w.keyAppend, w.readKeyActive, w.readKeyLatest} {
+		w.entryInsert, w.keyActive, w.keyNextGen, w.keyInsert, w.keyAppend, w.keyLatest, w.readKeyActive, w.readKeyLatest} {
 		if st != nil {
 			_ = st.Close()
 		}
