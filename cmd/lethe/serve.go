@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -127,7 +128,7 @@ func storeKind(g *globals) string {
 	if g.databaseURL != "" {
 		return "postgres"
 	}
-	return "sqlite:" + g.dataDir
+	return "sqlite:" + g.dataDir + " (synchronous=" + strings.ToLower(g.synchronous) + ")"
 }
 
 func envOr(k, def string) string {
