@@ -39,6 +39,12 @@
 //
 // Schema migrations are embedded and applied with goose on Open (and by
 // Migrate). Times are stored as INTEGER unix microseconds UTC, subject
-// references as 32-byte BLOBs. Consent events, audit entries, audit tree
-// hashes and checkpoints are append-only: triggers refuse UPDATE and DELETE.
+// references as 32-byte BLOBs. Consent events, audit entries (with the
+// Merkle tree hashes each leaf stored, in tree_hashes; the head is the
+// last entry) and checkpoints are append-only: triggers refuse UPDATE and
+// DELETE.
+//
+// Checkpoints of the write-ahead log run in the background, on a
+// connection of their own (see checkpoint.go), so that no commit waits for
+// the copying of everyone's pages into the database file.
 package sqlite
