@@ -22,20 +22,11 @@ import (
 // it. The scratch table (lethe_bench_raw) is created and dropped by the
 // call, so do not run it against a production database at peak.
 func (s *Store) RawInsertBaseline(ctx context.Context, n, writers int) (time.Duration, error) {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS lethe_bench_raw (
- id BLOB NOT NULL PRIMARY KEY, subject_ref BLOB NOT NULL, purpose TEXT NOT NULL, granted INTEGER NOT NULL,
- policy_version TEXT NOT NULL, mechanism TEXT NOT NULL, jurisdiction TEXT NOT NULL, source TEXT NOT NULL,
- recorded_at INTEGER NOT NULL, evidence BLOB) WITHOUT ROWID`); err != nil {
-		return 0, translate("create raw insert table", err)
-	}
-	defer s.writer.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS lethe_bench_raw`)
-	st, err := s.writer.PrepareContext(ctx, `INSERT INTO lethe_bench_raw
- (id, subject_ref, purpose, granted, policy_version, mechanism, jurisdiction, source, recorded_at, evidence)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st, err := s.rawSetup(ctx)
 	if err != nil {
-		return 0, translate("prepare raw insert", err)
+		return 0, err
 	}
-	defer st.Close()
+	defer s.rawTeardown(context.WithoutCancel(ctx), st)
 	var ref [32]byte
 	evidence := make([]byte, 160)
 	_, _ = rand.Read(ref[:])
@@ -90,4 +81,31 @@ func (s *Store) rawInsert(ctx context.Context, st *sql.Stmt, id uuid.UUID, ref, 
 	}
 	s.commits.Add(1)
 	return nil
+}
+
+// rawSetup creates the scratch table and prepares its insert, holding the
+// write lock as every use of the writer connection does.
+func (s *Store) rawSetup(ctx context.Context) (*sql.Stmt, error) {
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS lethe_bench_raw (
+ id BLOB NOT NULL PRIMARY KEY, subject_ref BLOB NOT NULL, purpose TEXT NOT NULL, granted INTEGER NOT NULL,
+ policy_version TEXT NOT NULL, mechanism TEXT NOT NULL, jurisdiction TEXT NOT NULL, source TEXT NOT NULL,
+ recorded_at INTEGER NOT NULL, evidence BLOB) WITHOUT ROWID`); err != nil {
+		return nil, translate("create raw insert table", err)
+	}
+	st, err := s.writer.PrepareContext(ctx, `INSERT INTO lethe_bench_raw
+ (id, subject_ref, purpose, granted, policy_version, mechanism, jurisdiction, source, recorded_at, evidence)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, translate("prepare raw insert", err)
+	}
+	return st, nil
+}
+
+func (s *Store) rawTeardown(ctx context.Context, st *sql.Stmt) {
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	_ = st.Close()
+	_, _ = s.writer.ExecContext(ctx, `DROP TABLE IF EXISTS lethe_bench_raw`)
 }

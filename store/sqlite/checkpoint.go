@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/lethe-privacy/lethe"
 )
 
 // Checkpoints: SQLite copies the write-ahead log back into the database
@@ -24,6 +26,7 @@ import (
 // the log over.
 const (
 	checkpointEvery   = 50 * time.Millisecond
+	checkpointIdle    = 20    // ticks: a round this often even without commits of ours (other processes' commits)
 	checkpointRestart = 1000  // pages in the log before a catch-up under the write lock
 	writerAutoPages   = 10000 // the writer's own automatic checkpoint, a backstop
 )
@@ -48,26 +51,50 @@ func (s *Store) checkpointLoop() {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var seen int64
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-s.ckptQuit:
 			return
 		case <-t.C:
 		}
 		n := s.commits.Load()
-		if n == seen {
+		if n == seen && tick%checkpointIdle != 0 {
 			continue
 		}
 		seen = n
-		_ = s.checkpointOnce()
+		err := s.checkpointOnce()
+		if err != nil {
+			s.ckptFailures.Add(1)
+			s.ckptErr.Store(&err)
+		} else {
+			s.ckptFailures.Store(0)
+		}
 	}
 }
+
+// checkpointFailing is the error of the background checkpoint when it has
+// failed checkpointAlarm times in a row (a disk error, say): the log then
+// grows to the writer's backstop and commits pay for checkpoints again.
+func (s *Store) checkpointFailing() error {
+	if s.ckptFailures.Load() < checkpointAlarm {
+		return nil
+	}
+	if err := s.ckptErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// checkpointAlarm is how many failed rounds in a row Ping reports.
+const checkpointAlarm = 20
 
 // checkpointOnce copies the log into the database file, and when the log
 // has grown past checkpointRestart pages, copies what was committed in
 // the meantime under the write lock, so that the next write starts the
 // log over.
 func (s *Store) checkpointOnce() error {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
 	frames, err := s.checkpoint()
 	if err != nil || frames < checkpointRestart {
 		return err
@@ -84,4 +111,37 @@ func (s *Store) checkpoint() (int64, error) {
 	var busy, frames, copied int64
 	err := s.ckpt.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 	return frames, err
+}
+
+// truncateLog checkpoints the whole log into the database file and
+// truncates it to nothing, so that pages rewritten since (a shredded key's
+// material, zeroed by secure_delete in the database file) do not linger in
+// the -wal file. Only one checkpoint runs at a time on a database, and a
+// second one fails at once: it takes turns with the background rounds, and
+// holds the write lock so that no commit refills the log meanwhile. A
+// reader still on an old snapshot makes it wait (busy_timeout) and then
+// report busy; it is tried again a few times.
+func (s *Store) truncateLog(ctx context.Context) error {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	for attempt := 0; ; attempt++ {
+		var busy, frames, copied int64
+		err := s.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+		if err != nil {
+			return translate("truncate the write-ahead log", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if attempt == 4 {
+			return lethe.Errorf(lethe.EUNAVAILABLE, "the write-ahead log could not be truncated: a reader kept an old snapshot open")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

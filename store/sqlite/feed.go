@@ -66,6 +66,8 @@ func (s *Store) SubjectChanges(ctx context.Context) (<-chan lethe.SubjectRef, er
 
 func (s *Store) dataVersion(ctx context.Context) (int64, error) {
 	var v int64
+	s.writing.Lock() // every use of the writer connection holds it
+	defer s.writing.Unlock()
 	err := s.writer.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
 	return v, err
 }

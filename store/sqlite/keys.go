@@ -52,7 +52,8 @@ func (s *Store) subjectKeyActive(ctx context.Context, st *sql.Stmt, ref lethe.Su
 // SubjectKeyLatest returns the subject's newest generation, shredded or
 // not (ENOTFOUND if it never had a key), in one read.
 //
-// It reads on the writer connection when no write holds it: this is the
+// It reads on the writer connection when no write holds it (every use of
+// that connection holds s.writing, so it is then free): this is the
 // first read of every new subject's consent, and the writer's page cache
 // holds the key b-tree's pages from its own inserts, while a reader's
 // cache is emptied by every commit (which made this read about a tenth of
@@ -166,7 +167,9 @@ func (s *Store) SubjectKeyShred(ctx context.Context, ref lethe.SubjectRef, befor
 	}
 	s.cacheHashes(hashes)
 	if n > 0 {
-		_, _ = s.writer.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_checkpoint(TRUNCATE)`)
+		// The shred is committed; a log that could not be emptied yet is
+		// overwritten as writes go on, and emptied by the next shred.
+		_ = s.truncateLog(context.WithoutCancel(ctx))
 	}
 	return int(n), nil
 }

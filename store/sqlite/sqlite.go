@@ -100,6 +100,11 @@ type Store struct {
 	ckpt               *sql.DB
 	ckptQuit, ckptDone chan struct{}
 	ckptStop           sync.Once
+	// ckptMu lets one checkpoint run at a time: the background rounds and
+	// a shred's truncation (SQLite fails a second one at once).
+	ckptMu       sync.Mutex
+	ckptFailures atomic.Int64
+	ckptErr      atomic.Pointer[error]
 	// hashes caches Merkle tree hashes this process wrote or read. Stored
 	// tree hashes never change (the table is append-only), so a cached
 	// value can never be stale; it saves the reads an append needs.
@@ -271,6 +276,9 @@ func (s *Store) DB() *sql.DB { return s.writer }
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.reader.PingContext(ctx); err != nil {
 		return translate("ping sqlite store", err)
+	}
+	if err := s.checkpointFailing(); err != nil {
+		return translate("checkpoint the write-ahead log", err)
 	}
 	return nil
 }
