@@ -119,8 +119,8 @@ func (s *Store) checkpoint() (int64, error) {
 // the -wal file. Only one checkpoint runs at a time on a database, and a
 // second one fails at once: it takes turns with the background rounds, and
 // holds the write lock so that no commit refills the log meanwhile. A
-// reader still on an old snapshot makes it wait (busy_timeout) and then
-// report busy; it is tried again a few times.
+// reader still on an old snapshot makes it wait (busy_timeout, writes
+// wait too) and then report busy; it is tried once more.
 func (s *Store) truncateLog(ctx context.Context) error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
@@ -135,7 +135,7 @@ func (s *Store) truncateLog(ctx context.Context) error {
 		if busy == 0 {
 			return nil
 		}
-		if attempt == 4 {
+		if attempt == 1 {
 			return lethe.Errorf(lethe.EUNAVAILABLE, "the write-ahead log could not be truncated: a reader kept an old snapshot open")
 		}
 		select {
