@@ -51,7 +51,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := consentCmd.Flags()
-	f.IntVar(&n, "appends", 3000, "events appended per ledger measurement (new subjects, returning subjects), and rows per raw baseline run")
+	f.IntVar(&n, "appends", 10000, "events appended per ledger measurement (new subjects, returning subjects), and rows per raw baseline run")
 	f.IntVar(&writers, "writers", 8, "concurrent appenders in the second append measurement (as a server's request goroutines); the raw baseline runs with as many")
 	f.IntVar(&rounds, "rounds", 5, "rounds each append measurement is split into, raw and ledger alternating")
 	f.IntVar(&checks, "checks", 1_000_000, "in-process checks")

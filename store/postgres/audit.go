@@ -128,22 +128,30 @@ func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.Au
 	if err != nil {
 		return nil, nil, head, translate("seal audit records", err)
 	}
-	for _, e := range entries {
-		var details []byte
+	// One statement for all the entries of the transaction (a group of
+	// appends may bring dozens): the server parses, plans and runs one.
+	var (
+		seqs                         = make([]int64, len(entries))
+		times                        = make([]time.Time, len(entries))
+		actors, actions, objects     = make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries))
+		refs, payloads, prevs, leafs = make([][]byte, len(entries)), make([][]byte, len(entries)), make([][]byte, len(entries)), make([][]byte, len(entries))
+		details                      = make([]*string, len(entries))
+	)
+	for i, e := range entries {
 		if len(e.Details) > 0 {
-			if details, err = json.Marshal(e.Details); err != nil {
+			d, err := json.Marshal(e.Details)
+			if err != nil {
 				return nil, nil, head, fmt.Errorf("encode audit details: %w", err)
 			}
+			details[i] = nullString(d)
 		}
-		var ref []byte
 		if !e.SubjectRef.IsZero() {
-			ref = e.SubjectRef[:]
+			refs[i] = e.SubjectRef[:]
 		}
-		b.queue("append audit entry", "", nil, `INSERT INTO audit_entries
- (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)
- VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10)`,
-			int64(e.Seq), e.Time, e.Actor, e.Action, ref, e.Object, nullString(details), nilIfEmpty(e.PayloadHash), e.PrevHash[:], e.Hash[:])
+		seqs[i], times[i], actors[i], actions[i], objects[i] = int64(e.Seq), e.Time, e.Actor, e.Action, e.Object
+		payloads[i], prevs[i], leafs[i] = nilIfEmpty(e.PayloadHash), e.PrevHash[:], e.Hash[:]
 	}
+	b.queue("append audit entries", "", nil, sqlEntriesInsert, seqs, times, actors, actions, refs, objects, details, payloads, prevs, leafs)
 	if len(hashes) > 0 {
 		idx := make([]int64, len(hashes))
 		hs := make([][]byte, len(hashes))
@@ -163,6 +171,13 @@ func (s *Store) sealInto(ctx context.Context, tx txConn, b *batch, head lethe.Au
 	}, `UPDATE audit_head SET size = $1, last_hash = $2 WHERE id = 1 AND size = $3`, int64(next.Size), next.LastHash[:], int64(head.Size))
 	return entries, hashes, next, nil
 }
+
+// sqlEntriesInsert appends audit entries given as parallel arrays.
+const sqlEntriesInsert = `INSERT INTO audit_entries
+ (seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)
+ SELECT seq, time, actor, action, subject_ref, object, details::jsonb, payload_hash, prev_hash, hash
+ FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::bytea[])
+   AS u(seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash)`
 
 func nullString(b []byte) *string {
 	if b == nil {

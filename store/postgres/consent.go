@@ -13,19 +13,27 @@ import (
 )
 
 const (
-	sqlEventInsert = `INSERT INTO consent_events
+	// The events of a transaction (a group of appends) in one statement,
+	// as parallel arrays.
+	sqlEventsInsert = `INSERT INTO consent_events
  (id, subject_ref, purpose, granted, policy_version, mechanism, jurisdiction, source, recorded_at, evidence)
- VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+ SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bytea[])`
 	// The state moves only to a newer event: later RecordedAt, or the same
 	// instant and a greater id (uuid compares bytewise: UUIDv7 time order).
-	sqlStateUpsert = `INSERT INTO consent_state AS cs
+	// One row per (subject, purpose), in the order given (see
+	// consentTxOnce).
+	sqlStatesUpsert = `INSERT INTO consent_state AS cs
  (subject_ref, purpose, granted, policy_version, event_id, recorded_at)
- VALUES ($1, $2, $3, $4, $5, $6)
+ SELECT s, p, g, v, e, r
+ FROM unnest($1::bytea[], $2::text[], $3::bool[], $4::text[], $5::uuid[], $6::timestamptz[]) WITH ORDINALITY AS u(s, p, g, v, e, r, n)
+ ORDER BY n
  ON CONFLICT (subject_ref, purpose) DO UPDATE SET
    granted = excluded.granted, policy_version = excluded.policy_version,
    event_id = excluded.event_id, recorded_at = excluded.recorded_at
  WHERE (excluded.recorded_at, excluded.event_id) > (cs.recorded_at, cs.event_id)`
-	sqlNotify = `SELECT pg_notify($1, $2)`
+	// One notification per payload.
+	sqlNotifyEach = `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`
+	sqlNotify     = `SELECT pg_notify($1, $2)`
 	// A key that comes with consent events is stored only as the
 	// generation right after the newest one, and only while the subject
 	// has no active key (ON CONFLICT covers the partial unique index on

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -219,45 +220,36 @@ func (s *Store) consentTxOnce(ctx context.Context, jobs []*appendJob, known *let
 	if len(live) == 0 {
 		return nil
 	}
-	type stateRow struct {
-		e   *lethe.ConsentEvent
-		seq int // order of arrival, to keep the sort stable
-	}
-	var states []stateRow
-	var records []lethe.AuditRecord
+	// Every event of the group in one statement, every state change in
+	// one, and the notifications in one: a group of dozens of appends
+	// costs the server a handful of statements. A duplicate event id fails
+	// the whole statement; consentTx then runs the appends one by one,
+	// each with its own outcome.
+	var (
+		evs     []*lethe.ConsentEvent
+		records []lethe.AuditRecord
+	)
 	for _, j := range live {
 		for i := range j.events {
-			e := &j.events[i]
-			b.queue("append consent event", "a consent event with this id is already recorded", nil, sqlEventInsert,
-				[16]byte(e.ID), e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, e.Mechanism,
-				string(e.Jurisdiction), e.Source, ts(e.RecordedAt), nilIfEmpty(e.Evidence))
-			states = append(states, stateRow{e, len(states)})
+			evs = append(evs, &j.events[i])
 		}
 		records = append(records, j.records...)
 	}
-	// Upsert in (subject, purpose) order: concurrent transactions touching
-	// the same states then lock them in the same order and cannot
-	// deadlock, even without the audit head lock. The outcome does not
-	// depend on the order: the newest event wins whatever came first.
-	slices.SortFunc(states, func(a, b stateRow) int {
-		if c := bytes.Compare(a.e.SubjectRef[:], b.e.SubjectRef[:]); c != 0 {
-			return c
+	if len(evs) > 0 {
+		var (
+			ids                                   = make([][16]byte, len(evs))
+			refs, evidence                        = make([][]byte, len(evs)), make([][]byte, len(evs))
+			purposes, versions, mechs, juris, src = make([]string, len(evs)), make([]string, len(evs)), make([]string, len(evs)), make([]string, len(evs)), make([]string, len(evs))
+			granted                               = make([]bool, len(evs))
+			at                                    = make([]time.Time, len(evs))
+		)
+		for i, e := range evs {
+			ids[i], refs[i], purposes[i], granted[i], versions[i] = [16]byte(e.ID), e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion
+			mechs[i], juris[i], src[i], at[i], evidence[i] = e.Mechanism, string(e.Jurisdiction), e.Source, ts(e.RecordedAt), nilIfEmpty(e.Evidence)
 		}
-		if a.e.Purpose != b.e.Purpose {
-			if a.e.Purpose < b.e.Purpose {
-				return -1
-			}
-			return 1
-		}
-		return a.seq - b.seq
-	})
-	for i, st := range states {
-		e := st.e
-		b.queue("update consent state", "", nil, sqlStateUpsert,
-			e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, [16]byte(e.ID), ts(e.RecordedAt))
-		if i == 0 || states[i-1].e.SubjectRef != e.SubjectRef {
-			b.queue("notify consent change", "", nil, sqlNotify, s.channel, consentPayload+e.SubjectRef.String())
-		}
+		b.queue("append consent event", "a consent event with this id is already recorded", nil, sqlEventsInsert,
+			ids, refs, purposes, granted, versions, mechs, juris, src, at, evidence)
+		s.queueStates(b, evs)
 	}
 	var (
 		entries []lethe.AuditEntry
@@ -281,6 +273,59 @@ func (s *Store) consentTxOnce(ctx context.Context, jobs []*appendJob, known *let
 		j.entries, entries = entries[:len(j.records):len(j.records)], entries[len(j.records):]
 	}
 	return nil
+}
+
+// queueStates moves the consent state of every (subject, purpose) of evs
+// to its newest event, and announces the subjects on the change feed. The
+// rows go in (subject, purpose) order: concurrent transactions touching
+// the same states then lock them in the same order and cannot deadlock,
+// even without the audit head lock. One statement cannot update a row
+// twice, so only the newest event of each (subject, purpose) is sent; the
+// statement keeps a stored state that is newer still.
+func (s *Store) queueStates(b *batch, evs []*lethe.ConsentEvent) {
+	sorted := slices.Clone(evs)
+	slices.SortFunc(sorted, func(a, b *lethe.ConsentEvent) int {
+		if c := bytes.Compare(a.SubjectRef[:], b.SubjectRef[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Purpose, b.Purpose)
+	})
+	var newest []*lethe.ConsentEvent
+	for _, e := range sorted {
+		if n := len(newest); n > 0 && newest[n-1].SubjectRef == e.SubjectRef && newest[n-1].Purpose == e.Purpose {
+			if newer(e, newest[n-1]) {
+				newest[n-1] = e
+			}
+			continue
+		}
+		newest = append(newest, e)
+	}
+	var (
+		refs, versions, purposes = make([][]byte, len(newest)), make([]string, len(newest)), make([]string, len(newest))
+		granted                  = make([]bool, len(newest))
+		ids                      = make([][16]byte, len(newest))
+		at                       = make([]time.Time, len(newest))
+		notes                    []string
+	)
+	for i, e := range newest {
+		refs[i], purposes[i], granted[i], versions[i], ids[i], at[i] = e.SubjectRef[:], e.Purpose, e.Granted, e.PolicyVersion, [16]byte(e.ID), ts(e.RecordedAt)
+		if i == 0 || newest[i-1].SubjectRef != e.SubjectRef {
+			notes = append(notes, consentPayload+e.SubjectRef.String())
+		}
+	}
+	b.queue("update consent state", "", nil, sqlStatesUpsert, refs, purposes, granted, versions, ids, at)
+	b.queue("notify consent change", "", nil, sqlNotifyEach, s.channel, notes)
+}
+
+// newer reports whether a is the later event of the same state: later
+// recording time, or the same instant and the greater id, as
+// sqlStatesUpsert decides.
+func newer(a, b *lethe.ConsentEvent) bool {
+	ta, tb := ts(a.RecordedAt), ts(b.RecordedAt)
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	return bytes.Compare(a.ID[:], b.ID[:]) > 0
 }
 
 // beginConsentTx opens the transaction in one round trip: BEGIN, the audit

@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"Ping", testPing},
 		{"ConsentProjection", testConsentProjection},
 		{"ConsentSameInstantTieBreak", testConsentTieBreak},
+		{"ConsentSameStateTwice", testConsentSameStateTwice},
 		{"ConsentBatchAtomic", testConsentBatchAtomic},
 		{"ConsentInvalid", testConsentInvalid},
 		{"ConsentHistory", testConsentHistory},
@@ -321,6 +322,66 @@ func testConsentTieBreak(t *testing.T, h Harness) {
 	}
 	if len(got) != 1 || got[0].EventID != second.ID {
 		t.Fatalf("state %+v, want the event with the greater id at the same instant", got)
+	}
+}
+
+// Several events for one (subject, purpose) in one call, in either order,
+// and from concurrent callers whose appends may share a transaction: the
+// state is the newest, every event is kept.
+func testConsentSameStateTwice(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := context.Background()
+	for _, reversed := range []bool{false, true} {
+		ref := subject(fmt.Sprint("twice-", reversed))
+		older := event(t, ref, "p", true, base)
+		newer := event(t, ref, "p", false, base.Add(time.Minute))
+		evs := []lethe.ConsentEvent{older, newer}
+		if reversed {
+			evs = []lethe.ConsentEvent{newer, older}
+		}
+		appendConsent(t, s, evs...)
+		got, err := s.ConsentStateList(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].EventID != newer.ID || got[0].Granted {
+			t.Fatalf("reversed=%v: state %+v, want the newer withdrawal", reversed, got)
+		}
+	}
+	ref := subject("twice-concurrent")
+	const writers = 16
+	evs := make([]lethe.ConsentEvent, writers)
+	for i := range evs {
+		evs[i] = event(t, ref, "p", i%2 == 0, base.Add(time.Duration(i)*time.Second))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range evs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.ConsentAppend(ctx, evs[i:i+1], records(evs[i]), nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	got, err := s.ConsentStateList(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].EventID != evs[writers-1].ID {
+		t.Fatalf("state %+v after concurrent appends, want the newest event %s", got, evs[writers-1].ID)
+	}
+	hist, err := s.ConsentHistory(ctx, ref, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != writers {
+		t.Fatalf("%d events in the history, want %d", len(hist), writers)
 	}
 }
 
