@@ -154,7 +154,7 @@ func Open(ctx context.Context, opts Options) (_ *App, err error) {
 	if a.SecretsCreated {
 		log.Warn("created new secrets; back them up: without them subjects cannot be matched and evidence cannot be decrypted", "dir", dataDir)
 	}
-	a.Keyring = keyring.New(a.Store, a.Secrets, keyring.Options{Clock: clock, CacheKeys: true})
+	a.Keyring = keyring.New(a.Store, a.Secrets, keyring.Options{Clock: clock, CacheKeys: true, GuessNewSubjects: true})
 	a.Audit = audit.New(a.Store, a.Secrets.Signer(), audit.Options{Clock: clock})
 	if err := a.openOutbox(); err != nil {
 		return nil, err

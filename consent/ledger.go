@@ -29,6 +29,8 @@ type Sealer interface {
 	SubjectRef(id lethe.Identity) (lethe.SubjectRef, error)
 	SealingKey(ctx context.Context, ref lethe.SubjectRef) (*keyring.SealingKey, error)
 	Stored(key *keyring.SealingKey)
+	// Refused is told when the store refused the unstored key (ECONFLICT).
+	Refused(key *keyring.SealingKey)
 	Decrypt(ctx context.Context, ref lethe.SubjectRef, ciphertext, associatedData []byte) ([]byte, error)
 }
 
@@ -219,9 +221,9 @@ func (l *Ledger) Record(ctx context.Context, p RecordParams) (RecordResult, erro
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("encode evidence: %w", err)
 	}
-	// A new subject's key is stored with the events. If a concurrent call
-	// stored the subject's key first, the store refuses ours: seal again,
-	// with that key.
+	// A new subject's key is stored with the events. If the subject had a
+	// key after all (the keyring guessed it was new) or a concurrent call
+	// stored one first, the store refuses ours: seal again, with that key.
 	for attempt := 1; ; attempt++ {
 		key, err := l.sealer.SealingKey(ctx, ref)
 		if err != nil {
@@ -244,6 +246,7 @@ func (l *Ledger) Record(ctx context.Context, p RecordParams) (RecordResult, erro
 		if key.Unstored() == nil || lethe.ErrorCode(err) != lethe.ECONFLICT || attempt == 3 {
 			return RecordResult{}, fmt.Errorf("record consent: %w", err)
 		}
+		l.sealer.Refused(key)
 	}
 }
 

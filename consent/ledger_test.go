@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func newFixture(t testing.TB, store lethe.Store, cfg *lethe.Config, secrets *key
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := lethe.ClockFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-	k := keyring.New(store, secrets, keyring.Options{Clock: clock, CacheKeys: true})
+	k := keyring.New(store, secrets, keyring.Options{Clock: clock, CacheKeys: true, GuessNewSubjects: true})
 	l, err := consent.New(context.Background(), consent.Options{Config: cfg, Store: store, Sealer: k, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -451,6 +452,74 @@ func TestCacheSeesOtherProcesses(t *testing.T) {
 // events; first consents recorded at once for the same new subject by two
 // processes all succeed, on one key, and every one's evidence opens.
 // After a shred, the next consent stores the next key generation with it.
+// keyReads counts the subject key reads a keyring makes.
+type keyReads struct {
+	lethe.Store
+	n atomic.Int64
+}
+
+func (r *keyReads) SubjectKeyLatest(ctx context.Context, ref lethe.SubjectRef) (lethe.SubjectKey, error) {
+	r.n.Add(1)
+	return r.Store.SubjectKeyLatest(ctx, ref)
+}
+
+// With GuessNewSubjects, a subject the keyring has not seen costs no key
+// read when it is new; when it is not (another keyring stored its key, or
+// its keys were shredded), the store refuses the guess and the ledger
+// seals again with the stored key, or the next generation.
+func TestGuessedKeys(t *testing.T) {
+	stores(t, func(t *testing.T, newStore func(t *testing.T) lethe.Store) {
+		ctx := context.Background()
+		store, sec := newStore(t), secrets(t)
+		f := newFixture(t, store, testConfig(), sec)
+		reads := &keyReads{Store: store}
+		clock := lethe.ClockFunc(func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return *f.now })
+		other := keyring.New(reads, sec, keyring.Options{Clock: clock, GuessNewSubjects: true}) // no cache: every call misses
+		l, err := consent.New(ctx, consent.Options{Config: testConfig(), Store: store, Sealer: other, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+
+		mustRecord(t, l, grant("fresh", "analytics"))
+		if n := reads.n.Load(); n != 0 {
+			t.Fatalf("a new subject's first consent read its key %d times, want 0", n)
+		}
+		mustRecord(t, f.ledger, grant("known", "analytics"))
+		reads.n.Store(0)
+		p := grant("known", "marketing_email")
+		p.Evidence.Locale = "second"
+		mustRecord(t, l, p) // guessed new, refused, sealed again with the stored key
+		if n := reads.n.Load(); n != 1 {
+			t.Fatalf("a known subject's consent read its key %d times, want 1 (after the refused guess)", n)
+		}
+		hist, err := f.ledger.History(ctx, "known", "")
+		if err != nil || len(hist) != 2 || hist[1].Evidence == nil || hist[1].Evidence.Locale != "second" {
+			t.Fatalf("history of the known subject: %+v, %v", hist, err)
+		}
+
+		ref, err := f.ledger.SubjectRef("fresh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.keys.Shred(ctx, ref, "test"); err != nil {
+			t.Fatal(err)
+		}
+		f.advance(time.Minute)
+		mustRecord(t, l, grant("fresh", "marketing_email")) // generation 1 is taken: the next one
+		if k, err := store.SubjectKeyLatest(ctx, ref); err != nil || k.Generation != 2 || k.Wrapped == nil {
+			t.Fatalf("after shred and a new consent: latest key generation %d (%v), want an active generation 2", k.Generation, err)
+		}
+		hist, err = l.History(ctx, "fresh", "")
+		if err != nil || len(hist) != 2 || !hist[0].EvidenceErased || hist[1].Evidence == nil {
+			t.Fatalf("history after shred: %+v, %v", hist, err)
+		}
+		if res, err := f.audit.Verify(ctx, audit.VerifyOptions{}); err != nil || !res.OK {
+			t.Fatalf("verify: %+v, %v", res, err)
+		}
+	})
+}
+
 func TestFirstRecordRace(t *testing.T) {
 	run := func(t *testing.T, a, b lethe.Store) {
 		ctx := context.Background()

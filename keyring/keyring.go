@@ -36,6 +36,18 @@ type Options struct {
 	CacheKeys bool
 	// CacheSize bounds the cache, in subjects. Defaults to 10,000.
 	CacheSize int
+	// GuessNewSubjects lets SealingKey skip the store read for a subject
+	// whose key is not cached, and hand out a new key of generation 1
+	// straight away, as if the subject were new. Most subjects a consent
+	// ledger has not seen lately are new (a sign-up, a first visit), and
+	// for them the read is a round trip that finds nothing. A guess that
+	// was wrong is refused by the store (ECONFLICT) and costs a second
+	// attempt: the caller must then call Refused, and the next SealingKey
+	// reads. While more than a quarter of recent guesses are refused (a
+	// long tail of returning subjects), it reads first, and guesses one
+	// miss in 16 to notice when that changes. Defaults to off: callers
+	// that do not call Refused must leave it off.
+	GuessNewSubjects bool
 }
 
 // Keyring computes subject references and seals data with per-subject keys
@@ -52,6 +64,8 @@ type Keyring struct {
 	// key read from the store before a Forget is never cached after it.
 	mu    sync.Mutex
 	epoch atomic.Uint64
+
+	guess *guesser // nil without GuessNewSubjects
 
 	stop   context.CancelFunc // ends following the change feed; nil without
 	done   chan struct{}
@@ -118,6 +132,9 @@ func New(store lethe.SubjectKeyStore, secrets *Secrets, opts Options) *Keyring {
 		panic(fmt.Sprintf("keyring: master key: %v", err))
 	}
 	k := &Keyring{store: store, master: master, clock: cmp.Or[lethe.Clock](opts.Clock, lethe.SystemClock{})}
+	if opts.GuessNewSubjects {
+		k.guess = newGuesser()
+	}
 	refKey := secrets.RefKey
 	k.refs.New = func() any {
 		return &refHasher{mac: hmac.New(sha256.New, refKey[:]), buf: make([]byte, 0, 128), sum: make([]byte, 0, sha256.Size)}
@@ -235,6 +252,7 @@ type SealingKey struct {
 	aead     cipher.AEAD
 	epoch    uint64            // the keyring's forget count when the key was looked up
 	unstored *lethe.SubjectKey // nil once stored
+	guessed  bool              // a new key handed out without reading the store
 }
 
 // SealingKey returns the key to seal the subject's new data with: its
@@ -260,6 +278,14 @@ func (k *Keyring) SealingKey(ctx context.Context, ref lethe.SubjectRef) (*Sealin
 		}
 	}
 	epoch := k.epoch.Load()
+	if k.guess != nil && k.guess.try(ref) {
+		wrapped, aead, err := k.newKey(ref, 1)
+		if err != nil {
+			return nil, err
+		}
+		return &SealingKey{ref: ref, gen: 1, aead: aead, epoch: epoch, guessed: true,
+			unstored: &lethe.SubjectKey{SubjectRef: ref, Generation: 1, Wrapped: wrapped, CreatedAt: k.clock.Now()}}, nil
+	}
 	key, next, err := k.latest(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -298,7 +324,20 @@ func (k *Keyring) Stored(key *SealingKey) {
 	if key.unstored == nil {
 		return
 	}
+	if key.guessed && k.guess != nil {
+		k.guess.stored()
+	}
 	k.remember(key.epoch, key.ref, key.gen, key.aead)
+}
+
+// Refused tells the keyring that the store refused key.Unstored
+// (ECONFLICT): the subject has a key after all, or got one concurrently.
+// The next SealingKey for the subject reads the store.
+func (k *Keyring) Refused(key *SealingKey) {
+	if key.unstored == nil || k.guess == nil {
+		return
+	}
+	k.guess.refusedKey(key.ref, key.guessed)
 }
 
 // Decrypt opens what Encrypt sealed for the same subject and associated

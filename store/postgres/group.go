@@ -159,11 +159,22 @@ func refused(err error) bool {
 // lethe_add_subject_key, every write, COMMIT. If another node or process
 // appended meanwhile, the head check refuses it and the transaction is
 // sent again the two-trip way; a refused key fails the transaction with
-// ECONFLICT (consentTx then runs a group's appends one by one). In two
-// trips, a job whose key is refused gets ECONFLICT and is left out. The
-// others' entries are set on success. On error nothing was written.
+// ECONFLICT. In two trips, a job whose key is refused gets ECONFLICT and
+// is left out. The others' entries are set on success. On error nothing
+// was written.
 func (s *Store) consentCommit(ctx context.Context, jobs []*appendJob) error {
-	if head, ok := s.head.get(); ok {
+	// In one trip a refused key fails the whole transaction, and the group
+	// is then run one append at a time. A keyring that guesses new
+	// subjects (keyring.Options.GuessNewSubjects) has keys refused now and
+	// then, so a group bringing several new keys takes two trips, where a
+	// refused key is left out alone.
+	keys := 0
+	for _, j := range jobs {
+		if j.newKey != nil {
+			keys++
+		}
+	}
+	if head, ok := s.head.get(); ok && keys <= 1 {
 		err := s.consentTxOnce(ctx, jobs, &head)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
