@@ -274,7 +274,14 @@ func (s *Store) consentTxOnce(ctx context.Context, jobs []*appendJob, known *let
 	}
 	b.queue(op, "", nil, "COMMIT")
 	if err := b.send(ctx, conn); err != nil {
-		s.head.forget()
+		// A refused key or a duplicate event id comes after the head lock
+		// passed: the head is still the one known, and the next append
+		// may go in one trip (a keyring guessing new subjects has keys
+		// refused now and then).
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+			s.head.forget()
+		}
 		return err
 	}
 	committed = true
