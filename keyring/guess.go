@@ -31,8 +31,10 @@ func newGuesser() *guesser { return &guesser{known: make(map[lethe.SubjectRef]st
 func (g *guesser) try(ref lethe.SubjectRef) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	// A known subject stays known (until the set is cleared when full):
+	// concurrent retries after refusals must all read, and a subject
+	// with a key is normally served from the cache once read.
 	if _, ok := g.known[ref]; ok {
-		delete(g.known, ref)
 		return false
 	}
 	if g.refused <= guessMaxShare {
@@ -42,7 +44,8 @@ func (g *guesser) try(ref lethe.SubjectRef) bool {
 	return g.misses%guessProbe == 0
 }
 
-// stored records that a guess was right: the store kept its key.
+// stored records that a guess was right (the store kept its key), or
+// would have been (a read found the subject had never had a key).
 func (g *guesser) stored() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

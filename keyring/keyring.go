@@ -290,6 +290,9 @@ func (k *Keyring) SealingKey(ctx context.Context, ref lethe.SubjectRef) (*Sealin
 	if err != nil {
 		return nil, err
 	}
+	if next == 1 && k.guess != nil {
+		k.guess.stored() // a guess would have been right: count it
+	}
 	if next == 0 {
 		aead, err := k.unwrap(ref, key)
 		if err != nil {

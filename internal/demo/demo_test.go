@@ -430,7 +430,13 @@ func TestSeedFourEngines(t *testing.T) {
 		}
 	}
 	var uniques, fks int64
-	uniques = count(t, pg, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexdef LIKE 'CREATE UNIQUE INDEX%(email)'")
+	// The schema's own indexes first: pg_indexes may render the
+	// definition of another test's index while its schema is dropped,
+	// and fail ("could not open relation with OID").
+	uniques = count(t, pg, `WITH mine AS MATERIALIZED (
+  SELECT i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+  WHERE c.relnamespace = current_schema()::regnamespace AND i.indisunique)
+SELECT count(*) FROM mine WHERE pg_get_indexdef(indexrelid) LIKE '%(email)'`)
 	fks = count(t, pg, "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = current_schema() AND constraint_type = 'FOREIGN KEY'")
 	if uniques != 2 || fks != 3 {
 		t.Errorf("postgres: %d unique e-mail indexes, %d foreign keys; want 2 and 3", uniques, fks)

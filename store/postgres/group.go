@@ -163,18 +163,16 @@ func refused(err error) bool {
 // is left out. The others' entries are set on success. On error nothing
 // was written.
 func (s *Store) consentCommit(ctx context.Context, jobs []*appendJob) error {
-	// In one trip a refused key fails the whole transaction, and the group
+	// In one trip a refused key fails the whole transaction, and a group
 	// is then run one append at a time. A keyring that guesses new
 	// subjects (keyring.Options.GuessNewSubjects) has keys refused now and
-	// then, so a group bringing several new keys takes two trips, where a
-	// refused key is left out alone.
-	keys := 0
+	// then, so a group of several appends that brings a new key takes two
+	// trips, where a refused key is left out alone.
+	keys := false
 	for _, j := range jobs {
-		if j.newKey != nil {
-			keys++
-		}
+		keys = keys || j.newKey != nil
 	}
-	if head, ok := s.head.get(); ok && keys <= 1 {
+	if head, ok := s.head.get(); ok && (!keys || len(jobs) == 1) {
 		err := s.consentTxOnce(ctx, jobs, &head)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
