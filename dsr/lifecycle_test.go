@@ -61,6 +61,7 @@ type lifecycle struct {
 	shreds  *[]lethe.Identity
 	// keyShreds counts the request keys Purge shredded.
 	keyShreds int
+	keys      *keyring.Keyring
 }
 
 func (l *lifecycle) now() time.Time {
@@ -93,6 +94,7 @@ func newLifecycle(t testing.TB, opts dsr.RequestsOptions) *lifecycle {
 		t.Fatal(err)
 	}
 	kr := keyring.New(s, secrets, keyring.Options{Clock: clock})
+	l.keys = kr
 	log := audit.New(s, secrets.Signer(), audit.Options{Clock: clock})
 	var smu sync.Mutex
 	eng := e.engine(t, dsr.Options{Audit: log, SubjectRef: kr.SubjectRef, Tombstones: s,
@@ -429,4 +431,76 @@ func BenchmarkRequestLifecycle(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Two erasure requests for the same person (the privacy center twice, or
+// the form and an e-mail): the first erases and shreds the subject's key,
+// which also sealed the second's identities. The second then completes,
+// saying the subject was erased already, rather than failing.
+func TestSecondErasureOfTheSameSubjectCompletes(t *testing.T) {
+	l := newLifecycle(t, dsr.RequestsOptions{})
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		req, err := l.reqs.Create(ctx, dsr.CreateParams{Type: lethe.RequestErasure, Identities: maxEmail, Channel: lethe.ChannelWeb, Actor: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.reqs.Verify(ctx, req.ID, "web"); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, req.ID)
+	}
+	first, err := l.reqs.RunOne(ctx, ids[0])
+	if err != nil || first.Status != lethe.RequestCompleted {
+		t.Fatalf("first erasure: %s %s, %v", first.Status, first.Error, err)
+	}
+	second, err := l.reqs.RunOne(ctx, ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Status != lethe.RequestCompleted || second.Error != "" || second.Identities != nil {
+		t.Fatalf("second erasure: %s (%s), want completed", second.Status, second.Error)
+	}
+	var cert dsr.Certificate
+	if err := json.Unmarshal(second.Result, &cert); err != nil || cert.Status != dsr.StatusCompleted || len(cert.Warnings) != 1 ||
+		!strings.Contains(cert.Warnings[0], "erased already, by request "+ids[0]) || cert.KeysShredded != 0 {
+		t.Fatalf("second erasure's certificate %s: %v", second.Result, err)
+	}
+	want := []string{"request.created", "request.verified", "request.started", "request.completed"}
+	if got := l.actions(t, ids[1]); !slices.Equal(got, want) {
+		t.Errorf("audit trail %v, want %v", got, want)
+	}
+	if got, _ := l.reqs.Get(ctx, ids[0]); got.Status != lethe.RequestCompleted {
+		t.Errorf("the first request after the second ran: %s", got.Status)
+	}
+}
+
+// A subject whose key was shredded without an erasure (lethe subject
+// shred) still has its rows in the datastores: an erasure request that
+// can no longer read its identities fails, visibly, rather than claim
+// the subject erased.
+func TestErasureAfterAShredAloneFails(t *testing.T) {
+	l := newLifecycle(t, dsr.RequestsOptions{})
+	ctx := context.Background()
+	req, err := l.reqs.Create(ctx, dsr.CreateParams{Type: lethe.RequestErasure, Identities: maxEmail, Channel: lethe.ChannelWeb, Actor: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.reqs.Verify(ctx, req.ID, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.keys.Shred(ctx, req.SubjectRef, "cli"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.reqs.RunOne(ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != lethe.RequestFailed || !strings.Contains(got.Error, "shredded") {
+		t.Fatalf("erasure after a shred alone: %s (%s), want failed", got.Status, got.Error)
+	}
+	if n := len(rows(t, l.e.shop, `SELECT 1 FROM users WHERE email = 'max@example.org'`)); n != 1 {
+		t.Fatalf("the account: %d rows, want it untouched", n)
+	}
 }

@@ -155,6 +155,15 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 			// The keys went before the outcome was stored: the stored
 			// certificate is the outcome.
 			return r.finishErasure(ctx, req, nil), nil
+		case lethe.ErrorCode(err) == lethe.ESHREDDED && req.Type == lethe.RequestErasure:
+			// The key that sealed this request's identities is gone. If
+			// an erasure of the same subject completed, it went with the
+			// rest of the subject; a shred alone (lethe subject shred)
+			// leaves the datastores' rows, and the request fails.
+			if earlier, ok := r.completedErasure(runCtx, req); ok {
+				return r.alreadyErased(ctx, req, earlier), nil
+			}
+			return r.outcome(ctx, req, nil, "", err), nil
 		case err != nil:
 			return r.outcome(ctx, req, nil, "", err), nil
 		}
@@ -311,6 +320,43 @@ func (r *Requests) finishErasure(ctx context.Context, req lethe.Request, ids []l
 	// The identities are no longer needed once the request is complete.
 	req.Status, req.CompletedAt, req.LeaseUntil, req.Values, req.Error, req.Identities = lethe.RequestCompleted, &now, nil, nil, "", nil
 	if err := r.transition(ctx, &req, []lethe.RequestStatus{lethe.RequestRunning}, "system", "request.completed", map[string]string{"attempt": strconv.Itoa(req.Attempts)}); err != nil {
+		r.log.Warn("store the outcome of a data subject request", "request", req.ID, "code", lethe.ErrorCode(err))
+	}
+	return req
+}
+
+// completedErasure returns the newest other erasure request of req's
+// subject that completed.
+func (r *Requests) completedErasure(ctx context.Context, req lethe.Request) (lethe.Request, bool) {
+	all, err := r.opts.Store.RequestListBySubject(ctx, req.SubjectRef)
+	if err != nil {
+		r.log.Warn("look for an earlier erasure of the subject", "request", req.ID, "code", lethe.ErrorCode(err))
+		return lethe.Request{}, false
+	}
+	for _, o := range all {
+		if o.ID != req.ID && o.Type == lethe.RequestErasure && o.Status == lethe.RequestCompleted {
+			return o, true
+		}
+	}
+	return lethe.Request{}, false
+}
+
+// alreadyErased completes an erasure whose identities can no longer be
+// read because an earlier erasure of the same subject (earlier) completed
+// and shredded the subject's key. Nothing is run. No notice goes out: the
+// address to send it to was sealed with that key (the earlier request sent
+// its own).
+func (r *Requests) alreadyErased(ctx context.Context, req, earlier lethe.Request) lethe.Request {
+	ctx = context.WithoutCancel(ctx)
+	now := r.clock.Now().UTC()
+	warning := fmt.Sprintf("The subject was erased already, by request %s: the key that sealed this request's identities was destroyed with the rest "+
+		"of the subject, so they could not be read, and nothing was run. That request's certificate is the evidence. "+
+		"Data stored for the person after it completed is not covered: file a new request for it.", earlier.ID)
+	cert := Certificate{RequestID: req.ID, IssuedAt: now, Status: StatusCompleted, Steps: []StepResult{}, Warnings: []string{warning}}
+	req.Result, _ = json.Marshal(cert)
+	req.Status, req.CompletedAt, req.LeaseUntil, req.Values, req.Error, req.Identities = lethe.RequestCompleted, &now, nil, nil, "", nil
+	if err := r.transition(ctx, &req, []lethe.RequestStatus{lethe.RequestRunning}, "system", "request.completed",
+		map[string]string{"attempt": strconv.Itoa(req.Attempts), "already_erased_by": earlier.ID}); err != nil {
 		r.log.Warn("store the outcome of a data subject request", "request", req.ID, "code", lethe.ErrorCode(err))
 	}
 	return req
