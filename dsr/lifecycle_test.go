@@ -504,3 +504,53 @@ func TestErasureAfterAShredAloneFails(t *testing.T) {
 		t.Fatalf("the account: %d rows, want it untouched", n)
 	}
 }
+
+// The same two requests run at once: the second loses its subject's key
+// while the first is still under way, waits for it (a retry), and then
+// completes like the sequential case.
+func TestOverlappingErasuresOfTheSameSubject(t *testing.T) {
+	l := newLifecycle(t, dsr.RequestsOptions{})
+	ctx := context.Background()
+	var reqs []lethe.Request
+	for range 2 {
+		req, err := l.reqs.Create(ctx, dsr.CreateParams{Type: lethe.RequestErasure, Identities: maxEmail, Channel: lethe.ChannelWeb, Actor: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req, err = l.reqs.Verify(ctx, req.ID, "web"); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, req)
+	}
+	// The first is running and has just shredded the subject's key.
+	first := reqs[0]
+	first.Status, first.UpdatedAt = lethe.RequestRunning, l.now()
+	if err := l.store.RequestTransition(ctx, first, []lethe.RequestStatus{lethe.RequestVerified}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.keys.Shred(ctx, first.SubjectRef, "system"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := l.reqs.RunOne(ctx, reqs[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Status != lethe.RequestRunning || second.NextAttemptAt == nil {
+		t.Fatalf("second while the first runs: %s, next attempt %v (%s); want a retry scheduled", second.Status, second.NextAttemptAt, second.Error)
+	}
+	// The first completes.
+	now := l.now()
+	first.Status, first.CompletedAt, first.UpdatedAt = lethe.RequestCompleted, &now, now
+	if err := l.store.RequestTransition(ctx, first, []lethe.RequestStatus{lethe.RequestRunning}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.advance(2 * time.Minute)
+	if second, err = l.reqs.RunOne(ctx, reqs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	var cert dsr.Certificate
+	if second.Status != lethe.RequestCompleted || json.Unmarshal(second.Result, &cert) != nil || len(cert.Warnings) != 1 ||
+		!strings.Contains(cert.Warnings[0], "erased already, by request "+first.ID) {
+		t.Fatalf("second after the first completed: %s (%s) %s", second.Status, second.Error, second.Result)
+	}
+}

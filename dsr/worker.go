@@ -155,15 +155,6 @@ func (r *Requests) process(ctx context.Context, req lethe.Request, ids []lethe.I
 			// The keys went before the outcome was stored: the stored
 			// certificate is the outcome.
 			return r.finishErasure(ctx, req, nil), nil
-		case lethe.ErrorCode(err) == lethe.ESHREDDED && req.Type == lethe.RequestErasure:
-			// The key that sealed this request's identities is gone. If
-			// an erasure of the same subject completed, it went with the
-			// rest of the subject; a shred alone (lethe subject shred)
-			// leaves the datastores' rows, and the request fails.
-			if earlier, ok := r.completedErasure(runCtx, req); ok {
-				return r.alreadyErased(ctx, req, earlier), nil
-			}
-			return r.outcome(ctx, req, nil, "", err), nil
 		case err != nil:
 			return r.outcome(ctx, req, nil, "", err), nil
 		}
@@ -265,6 +256,20 @@ func (r *Requests) outcome(ctx context.Context, req lethe.Request, ids []lethe.I
 	ctx = context.WithoutCancel(ctx)
 	now := r.clock.Now().UTC()
 	details := map[string]string{"attempt": strconv.Itoa(req.Attempts)}
+	waitForOther := false
+	if lethe.ErrorCode(err) == lethe.ESHREDDED && req.Type == lethe.RequestErasure {
+		// The subject's key went while this erasure needed it (to open its
+		// identities, or to seal them at a checkpoint). If another erasure
+		// of the subject completed, the subject went with it; if one is
+		// still under way, this one waits for its outcome (a retry); a
+		// shred alone (lethe subject shred) leaves the datastores' rows,
+		// and this one fails.
+		earlier, underWay := r.otherErasures(ctx, req)
+		if earlier != nil {
+			return r.alreadyErased(ctx, req, *earlier)
+		}
+		waitForOther = underWay
+	}
 	if err != nil {
 		status, req.Error = lethe.RequestFailed, lethe.ErrorMessage(err)
 		details["code"] = string(lethe.ErrorCode(err))
@@ -273,7 +278,7 @@ func (r *Requests) outcome(ctx context.Context, req lethe.Request, ids []lethe.I
 		req.Error = ""
 	}
 	retryable := status == lethe.RequestFailed || status == lethe.RequestPartiallyCompleted
-	if retryable && req.Attempts < r.opts.MaxAttempts && lethe.ErrorCode(err) != lethe.ESHREDDED && lethe.ErrorCode(err) != lethe.EINVALID {
+	if retryable && req.Attempts < r.opts.MaxAttempts && (waitForOther || lethe.ErrorCode(err) != lethe.ESHREDDED) && lethe.ErrorCode(err) != lethe.EINVALID {
 		next := now.Add(r.opts.Backoff[min(req.Attempts, len(r.opts.Backoff))-1])
 		req.NextAttemptAt, req.LeaseUntil = &next, nil
 		details["outcome"], details["next_attempt_at"] = string(status), next.Format(time.RFC3339)
@@ -325,32 +330,37 @@ func (r *Requests) finishErasure(ctx context.Context, req lethe.Request, ids []l
 	return req
 }
 
-// completedErasure returns the newest other erasure request of req's
-// subject that completed.
-func (r *Requests) completedErasure(ctx context.Context, req lethe.Request) (lethe.Request, bool) {
+// otherErasures looks at the other erasure requests of req's subject: the
+// newest that completed, if any, and whether one is still running.
+func (r *Requests) otherErasures(ctx context.Context, req lethe.Request) (completed *lethe.Request, underWay bool) {
 	all, err := r.opts.Store.RequestListBySubject(ctx, req.SubjectRef)
 	if err != nil {
-		r.log.Warn("look for an earlier erasure of the subject", "request", req.ID, "code", lethe.ErrorCode(err))
-		return lethe.Request{}, false
+		r.log.Warn("look for other erasures of the subject", "request", req.ID, "code", lethe.ErrorCode(err))
+		return nil, false
 	}
 	for _, o := range all {
-		if o.ID != req.ID && o.Type == lethe.RequestErasure && o.Status == lethe.RequestCompleted {
-			return o, true
+		if o.ID == req.ID || o.Type != lethe.RequestErasure {
+			continue
+		}
+		switch {
+		case o.Status == lethe.RequestCompleted && completed == nil:
+			completed = &o
+		case o.Status == lethe.RequestRunning || o.Status == lethe.RequestVerified:
+			underWay = true
 		}
 	}
-	return lethe.Request{}, false
+	return completed, underWay
 }
 
 // alreadyErased completes an erasure whose identities can no longer be
-// read because an earlier erasure of the same subject (earlier) completed
-// and shredded the subject's key. Nothing is run. No notice goes out: the
-// address to send it to was sealed with that key (the earlier request sent
-// its own).
+// read because another erasure of the same subject (earlier) completed and
+// shredded the subject's key. No notice goes out: the address to send it
+// to was sealed with that key (the other request sent its own).
 func (r *Requests) alreadyErased(ctx context.Context, req, earlier lethe.Request) lethe.Request {
 	ctx = context.WithoutCancel(ctx)
 	now := r.clock.Now().UTC()
 	warning := fmt.Sprintf("The subject was erased already, by request %s: the key that sealed this request's identities was destroyed with the rest "+
-		"of the subject, so they could not be read, and nothing was run. That request's certificate is the evidence. "+
+		"of the subject, so this request could not run (or finish its run). That request's certificate is the evidence. "+
 		"Data stored for the person after it completed is not covered: file a new request for it.", earlier.ID)
 	cert := Certificate{RequestID: req.ID, IssuedAt: now, Status: StatusCompleted, Steps: []StepResult{}, Warnings: []string{warning}}
 	req.Result, _ = json.Marshal(cert)
