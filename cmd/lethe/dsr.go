@@ -212,6 +212,9 @@ func printCertificate(tw *tabwriter.Writer, cert *dsr.Certificate) {
 	if cert.Audit != nil {
 		fmt.Fprintf(tw, "audit entry %d, tree size %d, root %s\n", cert.Audit.EntrySeq, cert.Audit.TreeSize, cert.Audit.Root)
 	}
+	for _, w := range cert.Warnings {
+		fmt.Fprintf(tw, "warning: %s\n", w)
+	}
 }
 
 func newRectifyCmd(g *globals) *cobra.Command {

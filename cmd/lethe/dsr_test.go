@@ -103,6 +103,10 @@ func TestDemoAccessAndErase(t *testing.T) {
 	if strings.Contains(stdout+stderr, email) {
 		t.Errorf("the CLI printed the subject's e-mail")
 	}
+	// A certificate's warnings are printed with it.
+	if out := c.ok("erase", "--email", "nobody@example.org"); !strings.Contains(out, "warning: no row in any datastore matched") {
+		t.Errorf("erase of an unknown subject does not warn:\n%s", out)
+	}
 	c.ok("audit", "verify")
 }
 
