@@ -43,8 +43,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Ledger append vs raw insert, in-process check, HTTP check vs a bare handler",
 		Long: "Measures, in one run, on a fresh database: the ledger's append rate against raw INSERTs of equivalent rows into\n" +
 			"the same engine with the same durability (ratio); in-process check ns/op; and HTTP check req/s against a bare\n" +
-			"net/http handler on the same machine (ratio). Uses a temporary embedded database, or with --database-url the PostgreSQL\n" +
-			"database given (its tables get benchmark rows: give a scratch database).",
+			"net/http handler on the same machine (ratio). Uses a temporary embedded database (at the durability of\n" +
+			"--sqlite-synchronous, full by default), or with --database-url the PostgreSQL database given (its tables get\n" +
+			"benchmark rows: give a scratch database).",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return benchConsent(cmd.Context(), cmd.OutOrStdout(), g.databaseURL, g.synchronous, n, writers, rounds, checks, subjects, conns, dur)
