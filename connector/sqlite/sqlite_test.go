@@ -130,6 +130,10 @@ func TestOpenNeverCreates(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "shop") {
 		t.Errorf("the error should name the datastore, not the path: %v", err)
 	}
+	// What the operator reads (API, logs, reports) says why.
+	if msg := lethe.ErrorMessage(err); !strings.Contains(msg, "the database file does not exist") || strings.Contains(msg, "s3cr3t") {
+		t.Errorf("the message should say the file is missing, without the path: %q", msg)
+	}
 	if _, err := os.Stat(secretPath); !os.IsNotExist(err) {
 		t.Fatalf("Open created the missing file (%v)", err)
 	}

@@ -123,13 +123,16 @@ func ConnectCause(err error) string {
 }
 
 // Unavailable returns the EUNAVAILABLE error of a failed Open: which
-// datastore, which database, and why, never the DSN.
+// datastore, which database, and why (cause is one of the connectors'
+// fixed descriptions, so the message can say it: the operator reading
+// "cannot be reached" needs to know whether the file is missing or the
+// password wrong), never the DSN, the path, the user or the address.
 func Unavailable(datastore, database, cause string, err error) *lethe.Error {
-	return &lethe.Error{
-		Code:    lethe.EUNAVAILABLE,
-		Message: fmt.Sprintf("datastore %s: %s cannot be reached", datastore, database),
-		Err:     hidden{cause, err},
+	msg := fmt.Sprintf("datastore %s: %s cannot be reached", datastore, database)
+	if cause != "" {
+		msg += ": " + cause
 	}
+	return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: msg, Err: hidden{cause, err}}
 }
 
 // appendKey appends an encoding of v that tells apart values of different
