@@ -19,3 +19,7 @@ func (s *Store) CheckpointOnce() error { return s.checkpointOnce() }
 // StopCheckpointer stops the background checkpointer, for tests that
 // drive it themselves.
 func (s *Store) StopCheckpointer() { s.stopCheckpointer() }
+
+// BreakCheckpoints closes the checkpointer's connection, so that every
+// later round fails.
+func (s *Store) BreakCheckpoints() { _ = s.ckpt.Close() }

@@ -207,3 +207,34 @@ func TestCheckpointerRestartsTheLog(t *testing.T) {
 		t.Fatal("the write after a checkpoint round did not start the log over")
 	}
 }
+
+// A background checkpoint that keeps failing (a disk error, say) shows in
+// Ping, and so in /readyz: the log would otherwise grow to the writer's
+// backstop without a word.
+func TestPingReportsFailingCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "lethe.db"))
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping of a healthy store: %v", err)
+	}
+	s.BreakCheckpoints()
+	// Rounds run every 50ms when there were commits, every second
+	// otherwise; 20 failures in a row make Ping fail.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		if _, err := s.AuditAppend(ctx, []lethe.AuditRecord{{Actor: "test", Action: "thing.done", Object: fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Ping(ctx)
+		if err != nil {
+			if lethe.ErrorCode(err) != lethe.EUNAVAILABLE || !strings.Contains(err.Error(), "checkpoint") {
+				t.Fatalf("ping with failing checkpoints: %v, want EUNAVAILABLE naming the checkpoint", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ping still answers ok after 30s of failing checkpoints")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

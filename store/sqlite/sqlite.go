@@ -278,7 +278,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return translate("ping sqlite store", err)
 	}
 	if err := s.checkpointFailing(); err != nil {
-		return translate("checkpoint the write-ahead log", err)
+		return &lethe.Error{Code: lethe.EUNAVAILABLE, Message: "background checkpoints of the SQLite write-ahead log keep failing", Err: err}
 	}
 	return nil
 }
