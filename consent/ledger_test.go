@@ -448,10 +448,6 @@ func TestCacheSeesOtherProcesses(t *testing.T) {
 	})
 }
 
-// TestFirstRecordRace: a new subject's key is stored with its first
-// events; first consents recorded at once for the same new subject by two
-// processes all succeed, on one key, and every one's evidence opens.
-// After a shred, the next consent stores the next key generation with it.
 // keyReads counts the subject key reads a keyring makes.
 type keyReads struct {
 	lethe.Store
@@ -520,6 +516,10 @@ func TestGuessedKeys(t *testing.T) {
 	})
 }
 
+// TestFirstRecordRace: a new subject's key is stored with its first
+// events; first consents recorded at once for the same new subject by two
+// processes all succeed, on one key, and every one's evidence opens.
+// After a shred, the next consent stores the next key generation with it.
 func TestFirstRecordRace(t *testing.T) {
 	run := func(t *testing.T, a, b lethe.Store) {
 		ctx := context.Background()

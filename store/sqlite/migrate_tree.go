@@ -28,6 +28,23 @@ func migrateTreeIntoEntries() *goose.Migration {
 	return goose.NewGoMigration(22, &goose.GoFunc{RunTx: treeIntoEntries}, &goose.GoFunc{RunTx: treeOutOfEntries})
 }
 
+// sqlAuditEntryColumns are audit_entries' columns before migration 00022
+// (as 00001 created them): the new table adds tree_hashes to them, the
+// rollback rebuilds them alone.
+const sqlAuditEntryColumns = `
+    seq          INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 0),
+    time         INTEGER NOT NULL,
+    actor        TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    subject_ref  BLOB    CHECK (subject_ref IS NULL OR length(subject_ref) = 32),
+    object       TEXT    NOT NULL,
+    details      TEXT,
+    payload_hash BLOB,
+    prev_hash    BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+    hash         BLOB    NOT NULL CHECK (length(hash) = 32)`
+
+const sqlAuditEntryNames = `seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash`
+
 const sqlAuditEntriesTriggers = `
 CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
 BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only: UPDATE refused'); END;
@@ -40,23 +57,14 @@ func treeIntoEntries(ctx context.Context, tx *sql.Tx) error {
 	}
 	if _, err := tx.ExecContext(ctx, `
 CREATE TABLE audit_entries_new (
-    seq          INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 0),
-    time         INTEGER NOT NULL,
-    actor        TEXT    NOT NULL,
-    action       TEXT    NOT NULL,
-    subject_ref  BLOB    CHECK (subject_ref IS NULL OR length(subject_ref) = 32),
-    object       TEXT    NOT NULL,
-    details      TEXT,
-    payload_hash BLOB,
-    prev_hash    BLOB    NOT NULL CHECK (length(prev_hash) = 32),
-    hash         BLOB    NOT NULL CHECK (length(hash) = 32),
+`+sqlAuditEntryColumns+`,
     -- The tree hashes appending this leaf stored, at tlog storage indexes
     -- StoredHashIndex(0, seq) onward: the leaf hash, then one per subtree
     -- the leaf completes.
     tree_hashes  BLOB    NOT NULL CHECK (length(tree_hashes) % 32 = 0)
 );
 INSERT INTO audit_entries_new
-SELECT seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash, x'' FROM audit_entries`); err != nil {
+SELECT `+sqlAuditEntryNames+`, x'' FROM audit_entries`); err != nil {
 		return fmt.Errorf("copy audit entries: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT idx, hash FROM audit_tree_hashes ORDER BY idx`)
@@ -192,18 +200,9 @@ SELECT 1, COALESCE((SELECT seq + 1 FROM audit_entries ORDER BY seq DESC LIMIT 1)
 	_ = rows.Close()
 	_, err = tx.ExecContext(ctx, `
 CREATE TABLE audit_entries_old (
-    seq          INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 0),
-    time         INTEGER NOT NULL,
-    actor        TEXT    NOT NULL,
-    action       TEXT    NOT NULL,
-    subject_ref  BLOB    CHECK (subject_ref IS NULL OR length(subject_ref) = 32),
-    object       TEXT    NOT NULL,
-    details      TEXT,
-    payload_hash BLOB,
-    prev_hash    BLOB    NOT NULL CHECK (length(prev_hash) = 32),
-    hash         BLOB    NOT NULL CHECK (length(hash) = 32)
+`+sqlAuditEntryColumns+`
 );
-INSERT INTO audit_entries_old SELECT seq, time, actor, action, subject_ref, object, details, payload_hash, prev_hash, hash FROM audit_entries;
+INSERT INTO audit_entries_old SELECT `+sqlAuditEntryNames+` FROM audit_entries;
 DROP TABLE audit_entries;
 ALTER TABLE audit_entries_old RENAME TO audit_entries;
 CREATE TRIGGER audit_tree_hashes_no_update BEFORE UPDATE ON audit_tree_hashes
